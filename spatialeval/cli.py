@@ -1,0 +1,240 @@
+"""The ``spatialeval`` command line."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import UserError
+
+DEFAULT_MODELS = "tiny-qwen2.5-vl,random"
+DEFAULT_TASKS = "synth_spatial"
+
+
+def user_errors(fn):
+    """Bad input -> one line on stderr, exit code 2, no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UserError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted: completed batches are saved; rerun the same command to resume", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+def format_table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def _ci(m: dict[str, Any]) -> str:
+    if m.get("ci_low") is None:
+        return "-"
+    return f"[{_pct(m['ci_low'])}, {_pct(m['ci_high'])}]"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="spatialeval")
+def main() -> None:
+    """Evaluate multimodal models on spatial reasoning, reproducibly.
+
+    With no arguments, `spatialeval run` evaluates a tiny Qwen2.5-VL model (built locally) and
+    the random baseline on the bundled synthetic spatial task, offline, on a CPU.
+    """
+
+
+@main.command()
+@click.option("-m", "--model", "models", default=DEFAULT_MODELS, show_default=True,
+              help="Comma-separated models: a built-in id (tiny-qwen2.5-vl, tiny-qwen2.5-vl-small), a baseline "
+                   "(random, chance), a local checkpoint folder or a Hub id.")
+@click.option("-t", "--task", "tasks", default=DEFAULT_TASKS, show_default=True,
+              help="Comma-separated task ids, suite names or task-file paths (see `spatialeval tasks`).")
+@click.option("-b", "--backend", default="auto", show_default=True, help="auto | hf (vllm and api: later).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Evaluate only the first N samples.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for baselines, sampling, bootstrap.")
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
+              show_default=True, help="Root of run directories: <dir>/<model>/<task>/<run-id>/.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Samples per batch (fixed by index, so resumes decode identically).")
+@click.option("--max-new-tokens", type=click.IntRange(min=1), default=None,
+              help="Override the task's own token budget.")
+@click.option("--temperature", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
+              help="0 = greedy.")
+@click.option("--data", type=str, default=None,
+              help="Local copy of the task's dataset (a Hub clone, parquet, jsonl, saved dataset, csv+images).")
+@click.option("--prompt-style", type=click.Choice(["direct", "reasoning", "spatialthinker"]), default=None,
+              help="Override the task's default prompt style.")
+@click.option("--protocol", default="default", show_default=True, help="Evaluation protocol.")
+@click.option("--revision", default=None, help="Hub revision (commit, branch or tag) of the model.")
+@click.option("--trust-remote-code", is_flag=True, help="Allow model repositories to run their own code.")
+@click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present).")
+@click.option("--dtype", default=None, help="float32, bfloat16, float16 (default: chosen by device).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Response cache folder (default: $SPATIALEVAL_CACHE or ~/.cache/spatialeval).")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@user_errors
+def run(models: str, tasks: str, backend: str, limit: int | None, seed: int, output_dir: Path, batch_size: int,
+        max_new_tokens: int | None, temperature: float, data: str | None, prompt_style: str | None,
+        protocol: str, revision: str | None, trust_remote_code: bool, device: str | None, dtype: str | None,
+        no_cache: bool, cache_dir: Path | None, no_progress: bool) -> None:
+    """Evaluate models on tasks; rerunning the same command resumes (a finished run does nothing)."""
+    from .pipeline import evaluate
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    model_list = [m.strip() for m in models.split(",") if m.strip()]
+    if not model_list:
+        raise UserError("no model given (-m)")
+    if data is not None and not Path(data).expanduser().exists():
+        raise UserError(f"--data {data}: no such file or directory")
+    outcomes = evaluate(model_list, tasks, backend=backend, revision=revision, trust_remote_code=trust_remote_code,
+                        device=device, dtype=dtype, output_dir=output_dir, limit=limit, seed=seed,
+                        batch_size=batch_size, max_new_tokens=max_new_tokens, temperature=temperature,
+                        prompt_style=prompt_style, protocol=protocol, data=data, use_cache=not no_cache,
+                        cache_dir=cache_dir, progress=not no_progress)
+    rows = []
+    for o in outcomes:
+        res = o.results
+        prim = res.get("metrics", {}).get(res.get("primary"), {})
+        h = res.get("health", {})
+        note = {"already-finished": "finished earlier: nothing to do",
+                "incomplete": f"INCOMPLETE: {h.get('n_errors', 0)} errors; rerun to retry"}.get(o.status, "")
+        rows.append([res.get("model"), res["task"]["id"], f"{res.get('primary')}", _pct(prim.get("value")),
+                     _ci(prim), prim.get("n"), _pct(h.get("extraction_failure_rate")), o.computed,
+                     o.model_calls, o.cache_hits, str(o.run_dir), note])
+    click.echo(format_table(["model", "task", "metric", "value", "95% CI", "n", "extr.fail%", "computed",
+                             "model calls", "cache hits", "run directory", ""], rows))
+    if any(o.status == "incomplete" for o in outcomes):
+        sys.exit(1)
+
+
+@main.command("tasks")
+@user_errors
+def tasks_cmd() -> None:
+    """List every task and suite with size, metric, licence and source."""
+    from .tasks import builtin_suites, builtin_task_files, load_task_file, suite_descriptions
+
+    rows = []
+    for tid, path in builtin_task_files().items():
+        t = load_task_file(path)
+        rows.append([tid, t.version, t.size, ", ".join(t.metric_names), t.prompt_style, t.licence,
+                     t.describe_source()])
+    click.echo(format_table(["task", "version", "size", "metrics", "prompt", "licence", "source"], rows))
+    suites = builtin_suites()
+    if suites:
+        desc = suite_descriptions()
+        click.echo("")
+        click.echo(format_table(["suite", "tasks", "description"],
+                                [[s, ", ".join(ts), desc.get(s, "")] for s, ts in suites.items()]))
+
+
+def _run_dirs(path: Path) -> list[Path]:
+    if (path / "run.json").exists():
+        return [path]
+    found = sorted(p.parent for p in path.rglob("run.json"))
+    if not found:
+        raise UserError(f"{path}: no run directory here (no run.json)")
+    return found
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--n-boot", type=click.IntRange(min=100), default=1000, show_default=True,
+              help="Bootstrap resamples for the CIs.")
+@user_errors
+def score(run_dir: Path, n_boot: int) -> None:
+    """Re-score stored outputs with the current extractor and metrics (no model calls).
+
+    RUN_DIR is a run directory or a folder of them.
+    """
+    from .pipeline import finalize
+    from .scoring import score_record
+    from .store import RunDir
+
+    if not run_dir.exists():
+        raise UserError(f"{run_dir}: no such directory")
+    for d in _run_dirs(run_dir):
+        rd = RunDir(d)
+        run = rd.read_json("run.json") or {}
+        baseline = run.get("model", {}).get("model_id") if run.get("config", {}).get("backend") == "baseline" else None
+        changed = 0
+        for rec in rd.records().values():
+            new = score_record(rec, baseline=baseline)
+            old = rec.get("scored") or {}
+            changed += (old.get("answer"), old.get("correct")) != (new.answer, new.correct)
+        res = finalize(rd, n_boot=n_boot)
+        prim = res["metrics"][res["primary"]]
+        click.echo(f"{d}: {res['primary']} {_pct(prim['value'])} {_ci(prim)} n={prim['n']}; "
+                   f"{changed} sample(s) scored differently from the stored run")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@user_errors
+def show(run_dir: Path) -> None:
+    """Show results as terminal tables: metrics with CIs, categories, health.
+
+    RUN_DIR is a run directory or a folder of them (then one summary line per run).
+    """
+    from .pipeline import load_results
+
+    if not run_dir.exists():
+        raise UserError(f"{run_dir}: no such directory")
+    dirs = _run_dirs(run_dir)
+    if len(dirs) > 1:
+        rows = []
+        for d in dirs:
+            try:
+                res = load_results(d)
+            except UserError:
+                rows.append(["?", d.parent.name, "-", "unfinished", "", "", str(d)])
+                continue
+            prim = res["metrics"][res["primary"]]
+            rows.append([res["model"], res["task"]["id"], res["primary"], _pct(prim["value"]), _ci(prim),
+                         prim.get("n"), str(d)])
+        click.echo(format_table(["model", "task", "metric", "value", "95% CI", "n", "run directory"], rows))
+        return
+    res = load_results(dirs[0])
+    click.echo(f"model {res['model']} | task {res['task']['id']} v{res['task']['version']} | "
+               f"prompt {res['prompt_style']} | protocol {res['protocol']} | run {res['run_id']}"
+               + ("" if res.get("complete") else "  [INCOMPLETE]"))
+    click.echo("")
+    click.echo(format_table(["metric", "value", "95% CI", "ci method", "n"],
+                            [[k, _pct(m.get("value")), _ci(m), m.get("ci_method"), m.get("n")]
+                             for k, m in res["metrics"].items()]))
+    cats = res.get("categories") or {}
+    if cats:
+        click.echo("")
+        click.echo(format_table(["category", "accuracy", "95% CI", "n"],
+                                [[c, _pct(v.get("accuracy")), _ci(v), v.get("n")] for c, v in cats.items()]))
+    h = res.get("health", {})
+    click.echo("")
+    fails = ", ".join(f"{k} {v}" for k, v in (h.get("failures") or {}).items() if v)
+    click.echo(f"health: {h.get('n_answered')}/{h.get('n')} answered, errors {_pct(h.get('error_rate'))}%, "
+               f"extraction failures {_pct(h.get('extraction_failure_rate'))}%"
+               + (f" ({fails})" if fails else "")
+               + f", refusals {_pct(h.get('refusal_rate'))}%, truncated {_pct(h.get('truncation_rate'))}%, "
+               f"mean output tokens {h.get('mean_output_tokens')}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,36 @@
+"""Stored record -> ``Scored``: extraction then comparison, two named, pure steps.
+
+``spatialeval run`` and ``spatialeval score`` both go through ``score_record``, so re-scoring a
+run with a newer extractor is exactly what a fresh run would have computed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .extraction import extract_choice
+from .records import Extraction, Scored
+from .runners.baselines import CHANCE_TEXT
+
+
+def score_record(rec: dict[str, Any], *, baseline: str | None = None) -> Scored:
+    s = rec["sample"]
+    resp = rec.get("response") or {}
+    error = rec.get("error") or resp.get("error")
+    common = dict(sample_id=s["id"], index=int(rec["index"]), gold=s.get("answer"), category=s.get("category"),
+                  subcategory=s.get("subcategory"), group=s.get("group"),
+                  output_tokens=resp.get("output_tokens"), finish_reason=resp.get("finish_reason"))
+    if error:
+        return Scored(answer=None, stage=None, failure=None, correct=None, error=error, **common)
+    choices = s.get("choices") or []
+    if baseline == "chance" and resp.get("text") == CHANCE_TEXT:
+        return Scored(answer=None, stage="chance", failure=None, correct=False,
+                      values={"score": 1.0 / len(choices)}, **common)
+    ex: Extraction = extract_choice(resp.get("text", ""), choices, finish_reason=resp.get("finish_reason"))
+    correct = ex.answer is not None and ex.answer == s.get("answer")
+    return Scored(answer=ex.answer, stage=ex.stage, failure=ex.failure, correct=correct, **common)
+
+
+def scored_json(sc: Scored) -> dict[str, Any]:
+    return {"answer": sc.answer, "stage": sc.stage, "failure": sc.failure, "correct": sc.correct,
+            **({"values": sc.values} if sc.values else {})}

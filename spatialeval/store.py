@@ -1,0 +1,94 @@
+"""The run directory: ``run.json`` first, ``samples.jsonl`` appended per batch, ``results.json`` last.
+
+``samples.jsonl`` is append-only. Each batch is written with a single ``write`` call and every
+line carries the batch's write id and line count, so a batch is taken whole or not at all: a
+SIGKILL mid-write leaves a torn or partial batch that the reader drops, and the resumed run
+redoes exactly that batch. For one index, the last complete write wins (a retried error).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+RUN_JSON = "run.json"
+SAMPLES = "samples.jsonl"
+RESULTS = "results.json"
+STATS = "stats.json"
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class RunDir:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @property
+    def exists(self) -> bool:
+        return (self.path / RUN_JSON).exists()
+
+    def read_json(self, name: str) -> dict[str, Any] | None:
+        p = self.path / name
+        if not p.exists():
+            return None
+        return json.loads(p.read_text(encoding="utf-8"))
+
+    def write_json(self, name: str, obj: Any) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.path / name, obj)
+
+    def append_batch(self, records: list[dict[str, Any]], write_id: str) -> None:
+        if not records:
+            return
+        lines = [json.dumps(dict(r, write=write_id, write_n=len(records)), ensure_ascii=False) for r in records]
+        blob = "\n".join(lines) + "\n"
+        p = self.path / SAMPLES
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            if os.fstat(fd).st_size and not _ends_with_newline(p):
+                blob = "\n" + blob  # a torn last line from a crash stays isolated on its own line
+            os.write(fd, blob.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def records(self) -> dict[int, dict[str, Any]]:
+        """index -> latest complete record; torn lines and partial batches are dropped."""
+        p = self.path / SAMPLES
+        if not p.exists():
+            return {}
+        groups: dict[str, list[dict[str, Any]]] = {}
+        order: list[str] = []
+        with open(p, encoding="utf-8") as fh:
+            for line in fh:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                wid = rec.get("write")
+                if wid not in groups:
+                    groups[wid] = []
+                    order.append(wid)
+                groups[wid].append(rec)
+        out: dict[int, dict[str, Any]] = {}
+        for wid in order:
+            recs = groups[wid]
+            if recs and len(recs) == recs[0].get("write_n"):
+                for rec in recs:
+                    out[int(rec["index"])] = rec
+        return out
+
+
+def _ends_with_newline(p: Path) -> bool:
+    with open(p, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"

@@ -1,0 +1,225 @@
+"""Task files: one declarative YAML file per benchmark, plus suites.
+
+A task file says where the data is (Hub id at a pinned revision, a local path, or the bundled
+synthetic generator), how a raw row maps to a ``Sample``, which metrics are official, and which
+prompt style and token budget it uses by default. ``-t`` takes a task id, a suite name, or the
+path of a task file, so users evaluate their own data without touching the package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import UserError
+
+SOURCE_KINDS = ("hub", "local", "synth")
+LOCAL_FORMATS = ("auto", "hub_clone", "parquet", "jsonl", "hf_disk", "csv_images")
+PROMPT_STYLES = ("direct", "reasoning", "spatialthinker")
+_REQUIRED = ("id", "version", "source", "fields", "metrics")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where rows come from. ``dataset`` is a Hub id (kind hub) or a path (kind local)."""
+
+    kind: str
+    dataset: str | None = None
+    revision: str | None = None
+    config: str | None = None
+    split: str | None = None
+    format: str = "auto"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "dataset": self.dataset,
+            "revision": self.revision,
+            "config": self.config,
+            "split": self.split,
+            "format": self.format,
+            "params": self.params,
+        }
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    id: str
+    version: str
+    source: SourceSpec
+    fields: dict[str, Any]
+    metrics: tuple[Any, ...]
+    title: str = ""
+    description: str = ""
+    licence: str = "unknown"
+    redistributable: bool = False
+    size: int | None = None
+    homepage: str | None = None
+    official_metric: str | None = None
+    categories: tuple[str, ...] = ()
+    prompt_style: str = "direct"
+    max_new_tokens: int = 64
+    adapter: str | None = None
+    path: Path | None = None
+    file_sha256: str | None = None
+
+    @property
+    def metric_names(self) -> list[str]:
+        return [m if isinstance(m, str) else str(m.get("name")) for m in self.metrics]
+
+    def describe_source(self) -> str:
+        s = self.source
+        if s.kind == "synth":
+            return f"synthetic (n={s.params.get('n')}, seed={s.params.get('seed', 0)})"
+        rev = f"@{s.revision[:12]}" if s.revision else ""
+        cfg = f" [{s.config}]" if s.config else ""
+        return f"{s.kind}:{s.dataset}{rev}{cfg}"
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "version": self.version,
+            "file": str(self.path) if self.path else None,
+            "file_sha256": self.file_sha256,
+            "source": self.source.to_json(),
+            "licence": self.licence,
+            "metrics": list(self.metrics),
+            "adapter": self.adapter,
+        }
+
+
+def builtin_tasks_dir() -> Path:
+    """``tasks/`` of the source tree (checkout or editable install), else the copy inside the wheel."""
+    checkout = Path(__file__).resolve().parent.parent / "tasks"
+    if checkout.is_dir():
+        return checkout
+    return Path(str(resources.files("spatialeval._tasks")))
+
+
+def _err(where: Path | str, msg: str) -> UserError:
+    return UserError(f"{where}: {msg}")
+
+
+def load_task_file(path: str | Path) -> TaskSpec:
+    """Parse and validate one task file; every problem is a one-line ``UserError``."""
+    path = Path(path)
+    try:
+        raw_text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise _err(path, f"cannot read task file ({exc.strerror or exc})") from None
+    try:
+        raw = yaml.safe_load(raw_text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise _err(f"{path}{line}", f"malformed YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(raw, dict):
+        raise _err(path, "a task file must be a YAML mapping")
+    missing = [k for k in _REQUIRED if k not in raw]
+    if missing:
+        raise _err(path, f"missing required key(s): {', '.join(missing)}")
+    src = raw["source"]
+    if not isinstance(src, dict) or src.get("kind") not in SOURCE_KINDS:
+        raise _err(path, f"source.kind must be one of {', '.join(SOURCE_KINDS)}")
+    if src["kind"] in ("hub", "local") and not src.get("dataset"):
+        raise _err(path, f"source.dataset is required for a {src['kind']} source")
+    if src["kind"] == "local":
+        # relative paths in a user's task file are relative to the file
+        ds = Path(str(src["dataset"])).expanduser()
+        src = dict(src, dataset=str(ds if ds.is_absolute() else (path.parent / ds).resolve()))
+    fmt = src.get("format", "auto")
+    if fmt not in LOCAL_FORMATS:
+        raise _err(path, f"source.format must be one of {', '.join(LOCAL_FORMATS)}")
+    fields = raw["fields"]
+    if not isinstance(fields, dict) or "question" not in fields:
+        raise _err(path, "fields must be a mapping with at least 'question'")
+    metrics = raw["metrics"]
+    if not isinstance(metrics, list) or not metrics:
+        raise _err(path, "metrics must be a non-empty list")
+    for m in metrics:
+        if not (isinstance(m, str) or (isinstance(m, dict) and "name" in m)):
+            raise _err(path, f"bad metric entry {m!r}: a name or a mapping with 'name'")
+    style = raw.get("prompt_style", "direct")
+    if style not in PROMPT_STYLES:
+        raise _err(path, f"prompt_style must be one of {', '.join(PROMPT_STYLES)}")
+    try:
+        max_new = int(raw.get("max_new_tokens", 64))
+        size = int(raw["size"]) if raw.get("size") is not None else None
+    except (TypeError, ValueError):
+        raise _err(path, "max_new_tokens and size must be integers") from None
+    return TaskSpec(
+        id=str(raw["id"]),
+        version=str(raw["version"]),
+        source=SourceSpec(
+            kind=src["kind"],
+            dataset=src.get("dataset"),
+            revision=src.get("revision"),
+            config=src.get("config"),
+            split=src.get("split"),
+            format=fmt,
+            params=dict(src.get("params") or {}),
+        ),
+        fields=dict(fields),
+        metrics=tuple(metrics),
+        title=str(raw.get("title", "")),
+        description=str(raw.get("description", "")).strip(),
+        licence=str(raw.get("licence", "unknown")),
+        redistributable=bool(raw.get("redistributable", False)),
+        size=size,
+        homepage=raw.get("homepage"),
+        official_metric=raw.get("official_metric"),
+        categories=tuple(raw.get("categories") or ()),
+        prompt_style=style,
+        max_new_tokens=max_new,
+        adapter=raw.get("adapter"),
+        path=path.resolve(),
+        file_sha256=hashlib.sha256(raw_text.encode("utf-8")).hexdigest(),
+    )
+
+
+def builtin_task_files() -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for p in sorted(builtin_tasks_dir().glob("*.yaml")):
+        if p.name != "suites.yaml":
+            out[p.stem] = p
+    return out
+
+
+def builtin_suites() -> dict[str, list[str]]:
+    p = builtin_tasks_dir() / "suites.yaml"
+    if not p.exists():
+        return {}
+    raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    return {str(k): [str(t) for t in (v.get("tasks") if isinstance(v, dict) else v)] for k, v in raw.items()}
+
+
+def suite_descriptions() -> dict[str, str]:
+    p = builtin_tasks_dir() / "suites.yaml"
+    raw = yaml.safe_load(p.read_text(encoding="utf-8")) if p.exists() else {}
+    return {str(k): str(v.get("description", "")) for k, v in (raw or {}).items() if isinstance(v, dict)}
+
+
+def resolve_tasks(spec: str) -> list[TaskSpec]:
+    """``-t`` value -> task specs. Comma-separated ids, suite names and task-file paths."""
+    files = builtin_task_files()
+    suites = builtin_suites()
+    out: list[TaskSpec] = []
+    for item in [s.strip() for s in spec.split(",") if s.strip()]:
+        if item.endswith((".yaml", ".yml")) or "/" in item or Path(item).is_file():
+            out.append(load_task_file(item))
+        elif item in files:
+            out.append(load_task_file(files[item]))
+        elif item in suites:
+            out.extend(load_task_file(files[t]) for t in suites[item])
+        else:
+            known = ", ".join(sorted(files) + sorted(suites))
+            raise UserError(f"unknown task or suite '{item}' (known: {known}; or give a task file path)")
+    if not out:
+        raise UserError("no task given (-t)")
+    return out
