@@ -83,7 +83,12 @@ def main() -> None:
               help="Local copy of the task's dataset (a Hub clone, parquet, jsonl, saved dataset, csv+images).")
 @click.option("--prompt-style", type=click.Choice(["direct", "reasoning", "spatialthinker"]), default=None,
               help="Override the task's default prompt style.")
-@click.option("--protocol", default="default", show_default=True, help="Evaluation protocol.")
+@click.option("--protocol", type=click.Choice(["default", "spatialthinker"]), default="default", show_default=True,
+              help="default: each benchmark's official rule. spatialthinker: the SpatialThinker paper's own "
+                   "evaluation script (its dataset copies, prompts, 2,048 tokens, plain accuracy, its matcher).")
+@click.option("--paper-a-fallback", is_flag=True,
+              help="With --protocol spatialthinker: reproduce the paper script's BUG that maps every unmatched "
+                   "answer to option A (off by default: unmatched answers are extraction failures).")
 @click.option("--revision", default=None, help="Hub revision (commit, branch or tag) of the model.")
 @click.option("--trust-remote-code", is_flag=True, help="Allow model repositories to run their own code.")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present).")
@@ -95,7 +100,7 @@ def main() -> None:
 @user_errors
 def run(models: str, tasks: str, backend: str, limit: int | None, seed: int, output_dir: Path, batch_size: int,
         max_new_tokens: int | None, temperature: float, data: str | None, prompt_style: str | None,
-        protocol: str, revision: str | None, trust_remote_code: bool, device: str | None, dtype: str | None,
+        protocol: str, paper_a_fallback: bool, revision: str | None, trust_remote_code: bool, device: str | None, dtype: str | None,
         no_cache: bool, cache_dir: Path | None, no_progress: bool) -> None:
     """Evaluate models on tasks; rerunning the same command resumes (a finished run does nothing)."""
     from .pipeline import evaluate
@@ -109,7 +114,8 @@ def run(models: str, tasks: str, backend: str, limit: int | None, seed: int, out
     outcomes = evaluate(model_list, tasks, backend=backend, revision=revision, trust_remote_code=trust_remote_code,
                         device=device, dtype=dtype, output_dir=output_dir, limit=limit, seed=seed,
                         batch_size=batch_size, max_new_tokens=max_new_tokens, temperature=temperature,
-                        prompt_style=prompt_style, protocol=protocol, data=data, use_cache=not no_cache,
+                        prompt_style=prompt_style, protocol=protocol, paper_a_fallback=paper_a_fallback,
+                        data=data, use_cache=not no_cache,
                         cache_dir=cache_dir, progress=not no_progress)
     rows = []
     for o in outcomes:
@@ -175,10 +181,11 @@ def score(run_dir: Path, n_boot: int) -> None:
     for d in _run_dirs(run_dir):
         rd = RunDir(d)
         run = rd.read_json("run.json") or {}
-        baseline = run.get("model", {}).get("model_id") if run.get("config", {}).get("backend") == "baseline" else None
+        cfg = run.get("config", {})
+        baseline = run.get("model", {}).get("model_id") if cfg.get("backend") == "baseline" else None
         changed = 0
         for rec in rd.records().values():
-            new = score_record(rec, baseline=baseline)
+            new = score_record(rec, baseline=baseline, extractor=cfg.get("extractor", "default"))
             old = rec.get("scored") or {}
             changed += (old.get("answer"), old.get("correct")) != (new.answer, new.correct)
         res = finalize(rd, n_boot=n_boot)

@@ -21,21 +21,20 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .adapters import get_adapter
+from .adapters import get_adapter, import_adapter
 from .cache import ResponseCache
 from .errors import UserError
 from .metrics import compute_results
 from .paths import cache_root
 from .prompts import build_request, style_hash
+from .protocols import PROTOCOLS
 from .records import GenerationParams, Response, Sample, hash_json
 from .runners import Runner, make_runner, model_slug
 from .runners.base import error_responses, short_error
 from .scoring import score_record, scored_json
 from .sources import open_source
 from .store import RESULTS, RUN_JSON, STATS, RunDir
-from .tasks import TaskSpec, resolve_tasks
-
-PROTOCOLS = ("default",)
+from .tasks import TaskSpec, apply_protocol, resolve_tasks
 
 
 @dataclass(frozen=True)
@@ -53,6 +52,7 @@ class RunOptions:
     cache_dir: Path | None = None
     progress: bool = True
     n_boot: int = 1000
+    paper_a_fallback: bool = False  # reproduce the SpatialThinker script's map-unmatched-to-"A" bug
 
 
 @dataclass
@@ -94,7 +94,7 @@ def generation_params(task: TaskSpec, opts: RunOptions) -> GenerationParams:
 
 
 def run_config(runner: Runner, task: TaskSpec, source_prov: dict[str, Any], opts: RunOptions,
-               style: str, params: GenerationParams) -> dict[str, Any]:
+               style: str, params: GenerationParams, extractor: str) -> dict[str, Any]:
     """Everything that can change a number; its hash is the run id."""
     src = {k: source_prov.get(k) for k in ("kind", "hub_id", "revision", "pinned_revision", "config", "split",
                                             "path", "fingerprint", "seed", "n", "generator_version")}
@@ -103,7 +103,9 @@ def run_config(runner: Runner, task: TaskSpec, source_prov: dict[str, Any], opts
         "backend": runner.backend,
         "task": {"id": task.id, "version": task.version, "file_sha256": task.file_sha256},
         "source": src,
-        "protocol": opts.protocol,
+        "protocol": task.protocol,
+        "extractor": extractor,
+        "prompt_tweaks": task.prompt,
         "prompt_style": style,
         "prompt_hash": style_hash(style),
         "generation": params.to_json(),
@@ -115,6 +117,12 @@ def run_task(runner: Runner, task: TaskSpec, opts: RunOptions, cache: ResponseCa
     t_start = time.perf_counter()
     if opts.protocol not in PROTOCOLS:
         raise UserError(f"unknown protocol '{opts.protocol}' (choose from {', '.join(PROTOCOLS)})")
+    task = apply_protocol(task, opts.protocol)
+    extractor = task.extractor
+    if opts.paper_a_fallback:
+        if extractor != "spatialthinker":
+            raise UserError("--paper-a-fallback only applies with --protocol spatialthinker")
+        extractor = "spatialthinker+a_fallback"
     style = opts.prompt_style or task.prompt_style
     params = generation_params(task, opts)
     source = open_source(task, opts.data)
@@ -123,7 +131,7 @@ def run_task(runner: Runner, task: TaskSpec, opts: RunOptions, cache: ResponseCa
         raise UserError(f"task {task.id}: the dataset is empty ({task.describe_source()})")
     n = min(n_total, opts.limit) if opts.limit else n_total
     prov = source.provenance()
-    config = run_config(runner, task, prov, opts, style, params)
+    config = run_config(runner, task, prov, opts, style, params, extractor)
     run_id = hash_json(config)[:12]
     rd = RunDir(Path(opts.output_dir) / model_slug(runner.model_id) / task.id / run_id)
     batch_size = opts.batch_size
@@ -155,7 +163,8 @@ def run_task(runner: Runner, task: TaskSpec, opts: RunOptions, cache: ResponseCa
             continue
         samples = [adapter(row, i, task) for row, i in zip(source.rows(idx), idx, strict=True)]
         records, hits_b = _run_batch(runner, samples, style, params, choices_in_question, cache, fp,
-                                     baseline=runner.model_id if runner.backend == "baseline" else None)
+                                     baseline=runner.model_id if runner.backend == "baseline" else None,
+                                     tweaks=task.prompt, extractor=extractor)
         hits += hits_b
         rd.append_batch(records, write_id=uuid.uuid4().hex[:12])
         progress.update(len(idx))
@@ -174,20 +183,20 @@ def run_task(runner: Runner, task: TaskSpec, opts: RunOptions, cache: ResponseCa
 
 def _run_batch(runner: Runner, samples: list[Sample], style: str, params: GenerationParams,
                choices_in_question: bool, cache: ResponseCache | None, fp: dict[str, Any],
-               baseline: str | None) -> tuple[list[dict[str, Any]], int]:
+               baseline: str | None, tweaks: dict[str, Any], extractor: str) -> tuple[list[dict[str, Any]], int]:
     """Prompt, cache lookup, generate the misses, score. Faults become per-sample errors."""
     records: list[dict[str, Any]] = []
     pending: list[tuple[Sample, Any, str]] = []
     for s in samples:
         if s.error:
-            records.append(_record(s, None, Response(finish_reason="error", error=s.error), baseline))
+            records.append(_record(s, None, Response(finish_reason="error", error=s.error), baseline, extractor))
             continue
         try:
-            req = build_request(s, style, params, choices_in_question=choices_in_question)
+            req = build_request(s, style, params, choices_in_question=choices_in_question, tweaks=tweaks)
             key = ResponseCache.key(fp, runner.backend, req) if cache is not None else ""
         except Exception as exc:  # noqa: BLE001 - e.g. unreadable image bytes while rendering
             records.append(_record(s, None, Response(finish_reason="error", error=f"prompt: {short_error(exc)}"),
-                                   baseline))
+                                   baseline, extractor))
             continue
         pending.append((s, req, key))
     cached = cache.get_many([k for _, _, k in pending]) if cache is not None and pending else {}
@@ -206,12 +215,12 @@ def _run_batch(runner: Runner, samples: list[Sample], style: str, params: Genera
             cache.put_many([(k, resp) for (_s, _r, k), resp in zip(misses, responses, strict=True)])
     for s, req, k in pending:
         resp = cached.get(k) or fresh[s.id + "\0" + k]
-        records.append(_record(s, req, resp, baseline))
+        records.append(_record(s, req, resp, baseline, extractor))
     records.sort(key=lambda r: r["index"])
     return records, len(pending) - len(misses)
 
 
-def _record(s: Sample, req: Any, resp: Response, baseline: str | None) -> dict[str, Any]:
+def _record(s: Sample, req: Any, resp: Response, baseline: str | None, extractor: str) -> dict[str, Any]:
     rec: dict[str, Any] = {
         "index": s.index,
         "id": s.id,
@@ -222,7 +231,7 @@ def _record(s: Sample, req: Any, resp: Response, baseline: str | None) -> dict[s
         "response": resp.to_json(),
         "error": resp.error,
     }
-    rec["scored"] = scored_json(score_record(rec, baseline=baseline))
+    rec["scored"] = scored_json(score_record(rec, baseline=baseline, extractor=extractor))
     return rec
 
 
@@ -233,12 +242,14 @@ def finalize(rd: RunDir, task: TaskSpec | None = None, *, n_boot: int = 1000, se
     if run is None:
         raise UserError(f"{rd.path}: not a run directory (no {RUN_JSON})")
     metrics = list(task.metrics) if task is not None else run["task"]["metrics"]
+    import_adapter(run["task"].get("adapter"))  # adapters register their benchmark's own metrics
     seed = run.get("seed", 0) if seed is None else seed
     model_id = run["model"].get("model_id")
     baseline = model_id if run["config"]["backend"] == "baseline" else None
+    extractor = run["config"].get("extractor", "default")
     recs = rd.records()
     n = int(run["n_samples"])
-    scored = [score_record(recs[i], baseline=baseline) for i in sorted(recs) if i < n]
+    scored = [score_record(recs[i], baseline=baseline, extractor=extractor) for i in sorted(recs) if i < n]
     body = compute_results(scored, metrics, seed=seed, n_boot=n_boot)
     missing = n - len(scored)
     results = {
@@ -246,6 +257,7 @@ def finalize(rd: RunDir, task: TaskSpec | None = None, *, n_boot: int = 1000, se
         "model": model_id,
         "task": {"id": run["task"]["id"], "version": run["task"]["version"]},
         "protocol": run["config"]["protocol"],
+        "extractor": extractor,
         "prompt_style": run["config"]["prompt_style"],
         "n_samples": n,
         "n_missing": missing,

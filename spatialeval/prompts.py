@@ -13,6 +13,7 @@ request carries the hash of its own rendered messages.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from .records import LETTERS, GenerationParams, Request, Sample, hash_json
@@ -77,11 +78,31 @@ def render_text(sample: Sample, style: str, *, choices_in_question: bool = False
     raise ValueError(f"unknown prompt style {style!r}")
 
 
+def apply_tweaks(sample: Sample, tweaks: dict[str, Any]) -> Sample:
+    """A task's (or protocol's) per-benchmark prompt tweaks, applied to the question text.
+
+    ``question_remove``: strings cut from the question (the paper drops RealWorldQA's "answer
+    directly" sentence); ``question_period``: end the question with a period before
+    ``question_suffix`` is appended (the paper's MMVP/SpatialBench "answer tags" sentence).
+    """
+    if not tweaks:
+        return sample
+    q = sample.question
+    for s in tweaks.get("question_remove") or []:
+        q = q.replace(s, "")
+    if tweaks.get("question_period") and q and not q.endswith("."):
+        q += "."
+    q += tweaks.get("question_suffix") or ""
+    return replace(sample, question=q)
+
+
 def build_request(sample: Sample, style: str, params: GenerationParams, *,
-                  choices_in_question: bool = False) -> Request:
+                  choices_in_question: bool = False, tweaks: dict[str, Any] | None = None) -> Request:
     """Images first, then the text, in one user turn (the layout Qwen2.5-VL was tuned on)."""
+    tweaks = tweaks or {}
     content: list[dict[str, Any]] = [{"type": "image", "image": k} for k in range(len(sample.images))]
-    content.append({"type": "text", "text": render_text(sample, style, choices_in_question=choices_in_question)})
+    text = render_text(apply_tweaks(sample, tweaks), style, choices_in_question=choices_in_question)
+    content.append({"type": "text", "text": text + (tweaks.get("append") or "")})
     messages = ({"role": "user", "content": content},)
     return Request(
         sample_id=sample.id,

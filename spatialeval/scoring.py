@@ -9,24 +9,35 @@ from __future__ import annotations
 from typing import Any
 
 from .extraction import extract_choice
+from .protocols import spatialthinker_extract
 from .records import Extraction, Scored
 from .runners.baselines import CHANCE_TEXT
 
 
-def score_record(rec: dict[str, Any], *, baseline: str | None = None) -> Scored:
+def extract(text: str, choices: list[str], finish_reason: str | None, extractor: str = "default") -> Extraction:
+    """The run's extractor: the harness cascade, or a named protocol's matcher."""
+    if extractor == "default":
+        return extract_choice(text, choices, finish_reason=finish_reason)
+    if extractor in ("spatialthinker", "spatialthinker+a_fallback"):
+        return spatialthinker_extract(text, choices, a_fallback=extractor.endswith("a_fallback"))
+    raise ValueError(f"unknown extractor {extractor!r}")
+
+
+def score_record(rec: dict[str, Any], *, baseline: str | None = None, extractor: str = "default") -> Scored:
     s = rec["sample"]
     resp = rec.get("response") or {}
     error = rec.get("error") or resp.get("error")
     common = dict(sample_id=s["id"], index=int(rec["index"]), gold=s.get("answer"), category=s.get("category"),
                   subcategory=s.get("subcategory"), group=s.get("group"),
-                  output_tokens=resp.get("output_tokens"), finish_reason=resp.get("finish_reason"))
+                  output_tokens=resp.get("output_tokens"), finish_reason=resp.get("finish_reason"),
+                  meta=s.get("meta") or {})
     if error:
         return Scored(answer=None, stage=None, failure=None, correct=None, error=error, **common)
     choices = s.get("choices") or []
     if baseline == "chance" and resp.get("text") == CHANCE_TEXT:
         return Scored(answer=None, stage="chance", failure=None, correct=False,
                       values={"score": 1.0 / len(choices)}, **common)
-    ex: Extraction = extract_choice(resp.get("text", ""), choices, finish_reason=resp.get("finish_reason"))
+    ex = extract(resp.get("text", ""), choices, resp.get("finish_reason"), extractor)
     correct = ex.answer is not None and ex.answer == s.get("answer")
     return Scored(answer=ex.answer, stage=ex.stage, failure=ex.failure, correct=correct, **common)
 

@@ -22,8 +22,6 @@ from typing import Any, Protocol
 from .errors import UserError
 from .tasks import TaskSpec
 
-SYNTH_GENERATOR_VERSION = "1"
-
 
 class Source(Protocol):
     def __len__(self) -> int: ...
@@ -127,9 +125,11 @@ class SynthSource:
         return [synth_row(i, seed=self.seed, **self.params) for i in indices]
 
     def provenance(self) -> dict[str, Any]:
-        fp = hashlib.sha256(f"synth:{SYNTH_GENERATOR_VERSION}:{self.seed}:{self.n}:{sorted(self.params.items())}"
+        from .synth import SYNTH_VERSION
+
+        fp = hashlib.sha256(f"synth:{SYNTH_VERSION}:{self.seed}:{self.n}:{sorted(self.params.items())}"
                             .encode()).hexdigest()[:16]
-        return {"kind": "synth", "generator_version": SYNTH_GENERATOR_VERSION, "seed": self.seed,
+        return {"kind": "synth", "generator_version": SYNTH_VERSION, "seed": self.seed,
                 "n": self.n, "params": self.params, "fingerprint": fp, "num_rows": self.n}
 
 

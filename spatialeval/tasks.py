@@ -9,7 +9,7 @@ path of a task file, so users evaluate their own data without touching the packa
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,9 @@ SOURCE_KINDS = ("hub", "local", "synth")
 LOCAL_FORMATS = ("auto", "hub_clone", "parquet", "jsonl", "hf_disk", "csv_images")
 PROMPT_STYLES = ("direct", "reasoning", "spatialthinker")
 _REQUIRED = ("id", "version", "source", "fields", "metrics")
+PROMPT_TWEAKS = {"question_period", "question_suffix", "question_remove", "append"}
+PROTOCOL_OVERRIDABLE = {"source", "fields", "metrics", "prompt_style", "max_new_tokens", "prompt", "extractor",
+                        "categories", "adapter", "size"}
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,10 @@ class TaskSpec:
     prompt_style: str = "direct"
     max_new_tokens: int = 64
     adapter: str | None = None
+    prompt: dict[str, Any] = field(default_factory=dict)  # see prompts.apply_tweaks
+    extractor: str = "default"
+    protocol: str = "default"
+    protocols: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     file_sha256: str | None = None
 
@@ -91,6 +98,9 @@ class TaskSpec:
             "licence": self.licence,
             "metrics": list(self.metrics),
             "adapter": self.adapter,
+            "protocol": self.protocol,
+            "extractor": self.extractor,
+            "prompt": self.prompt,
         }
 
 
@@ -148,6 +158,16 @@ def load_task_file(path: str | Path) -> TaskSpec:
     style = raw.get("prompt_style", "direct")
     if style not in PROMPT_STYLES:
         raise _err(path, f"prompt_style must be one of {', '.join(PROMPT_STYLES)}")
+    protocols = raw.get("protocols") or {}
+    if not isinstance(protocols, dict) or not all(isinstance(v, dict) for v in protocols.values()):
+        raise _err(path, "protocols must map a protocol name to a mapping of overrides")
+    for pname, over in protocols.items():
+        bad = set(over) - PROTOCOL_OVERRIDABLE
+        if bad:
+            raise _err(path, f"protocols.{pname}: cannot override {', '.join(sorted(bad))}")
+    prompt = raw.get("prompt") or {}
+    if not isinstance(prompt, dict) or set(prompt) - PROMPT_TWEAKS:
+        raise _err(path, f"prompt must be a mapping with keys among {', '.join(sorted(PROMPT_TWEAKS))}")
     try:
         max_new = int(raw.get("max_new_tokens", 64))
         size = int(raw["size"]) if raw.get("size") is not None else None
@@ -178,8 +198,43 @@ def load_task_file(path: str | Path) -> TaskSpec:
         prompt_style=style,
         max_new_tokens=max_new,
         adapter=raw.get("adapter"),
+        prompt=dict(prompt),
+        extractor=str(raw.get("extractor", "default")),
+        protocols=dict(protocols),
         path=path.resolve(),
         file_sha256=hashlib.sha256(raw_text.encode("utf-8")).hexdigest(),
+    )
+
+
+def apply_protocol(task: TaskSpec, protocol: str) -> TaskSpec:
+    """The task as a named protocol evaluates it (e.g. the SpatialThinker paper's own script).
+
+    A protocol section in the task file overrides the source (the paper's dataset copy), field
+    mapping, metrics, prompt style and tweaks, token budget and extractor. ``default`` is the
+    benchmark authors' official rule and needs no section.
+    """
+    if protocol == "default":
+        return task
+    over = task.protocols.get(protocol)
+    if over is None:
+        have = ", ".join(["default", *task.protocols]) or "default"
+        raise UserError(f"task {task.id} has no '{protocol}' protocol (available: {have})")
+    src = dict(over["source"]) if "source" in over else task.source.to_json()  # replaced whole, never merged
+    return replace(
+        task,
+        source=SourceSpec(kind=src["kind"], dataset=src.get("dataset"), revision=src.get("revision"),
+                          config=src.get("config"), split=src.get("split"), format=src.get("format", "auto"),
+                          params=dict(src.get("params") or {})),
+        fields=dict(task.fields, **(over.get("fields") or {})),
+        metrics=tuple(over.get("metrics", task.metrics)),
+        prompt_style=over.get("prompt_style", task.prompt_style),
+        max_new_tokens=int(over.get("max_new_tokens", task.max_new_tokens)),
+        prompt=dict(over.get("prompt", task.prompt)),
+        extractor=str(over.get("extractor", task.extractor)),
+        categories=tuple(over.get("categories", task.categories)),
+        adapter=over.get("adapter", task.adapter),
+        size=over.get("size", task.size),
+        protocol=protocol,
     )
 
 

@@ -35,14 +35,22 @@ class RowError(ValueError):
     """A problem with one row; becomes ``Sample.error``."""
 
 
-def get_adapter(task: TaskSpec) -> ToSample:
-    if not task.adapter:
-        return default_to_sample
-    name = task.adapter if "." in task.adapter else f"spatialeval.adapters.{task.adapter}"
+def import_adapter(adapter: str | None, where: object = "task"):
+    """Import an adapter module (which also registers any metrics it defines)."""
+    if not adapter:
+        return None
+    name = adapter if "." in adapter else f"spatialeval.adapters.{adapter}"
     try:
-        module = importlib.import_module(name)
+        return importlib.import_module(name)
     except ImportError as exc:
-        raise UserError(f"{task.path}: adapter '{task.adapter}' cannot be imported ({exc})") from None
+        raise UserError(f"{where}: adapter '{adapter}' cannot be imported ({exc})") from None
+
+
+def get_adapter(task: TaskSpec) -> ToSample:
+    module = import_adapter(task.adapter, task.path)
+    if module is None:
+        return default_to_sample
+    name = module.__name__
     fn = getattr(module, "to_sample", None)
     if fn is None:
         raise UserError(f"{task.path}: adapter module {name} has no to_sample()")

@@ -86,6 +86,7 @@ class HFRunner:
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
         kw: dict[str, Any] = {"trust_remote_code": self.trust_remote_code}
         if self.revision and not Path(self.path).exists():
             kw["revision"] = self.revision
