@@ -133,6 +133,56 @@ def run(models: str, tasks: str, backend: str, limit: int | None, seed: int, out
         sys.exit(1)
 
 
+@main.command("import")
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(["lmms-eval", "vlmevalkit", "json"]))
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("-t", "--task", "task", required=True, help="The task whose gold answers score the predictions.")
+@click.option("--data", default=None, help="Local copy of the task's dataset (else the Hub).")
+@click.option("--model", "model_name", default=None,
+              help="Name for the imported model (default: the file name without extension).")
+@click.option("--key", default=None, help="Field of the foreign records that identifies a sample "
+                                          "(default: doc_id for lmms-eval, index for vlmevalkit, the key for json).")
+@click.option("--target", type=click.Choice(["id", "index"]), default=None,
+              help="What --key holds: our sample id or the row index (default: index for lmms-eval, else id).")
+@click.option("--protocol", type=click.Choice(["default", "spatialthinker"]), default="default", show_default=True)
+@click.option("--prompt-style", type=click.Choice(["direct", "reasoning", "spatialthinker"]), default=None,
+              help="Recorded as the prompt style the foreign run used (default: the task's).")
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
+              show_default=True)
+@user_errors
+def import_cmd(fmt: str, file: Path, task: str, data: str | None, model_name: str | None, key: str | None,
+               target: str | None, protocol: str, prompt_style: str | None, output_dir: Path) -> None:
+    """Import another tool's outputs (lmms-eval --log_samples JSONL, VLMEvalKit predictions, a JSON map of
+    sample id -> prediction) into a scored run directory. No model calls; gold answers come from the task."""
+    from .importers import DEFAULT_KEYS, ImportRunner, read_predictions
+    from .pipeline import RunOptions, run_task
+    from .store import write_json_atomic
+    from .tasks import resolve_tasks
+
+    specs = resolve_tasks(task)
+    if len(specs) != 1:
+        raise UserError(f"import scores one task at a time; '{task}' names {len(specs)}")
+    preds = read_predictions(fmt, file, key)
+    runner = ImportRunner(fmt, file, preds, model_name or file.stem, target or DEFAULT_KEYS[fmt][1])
+    opts = RunOptions(output_dir=output_dir, data=data, protocol=protocol, prompt_style=prompt_style,
+                      use_cache=False, progress=False)
+    outcome = run_task(runner, specs[0], opts, None)
+    unmatched = runner.unmatched()
+    write_json_atomic(outcome.run_dir / "import.json", {
+        "format": fmt, "file": str(file.resolve()), "file_sha256": runner.file_sha256, "records": len(preds),
+        "matched": len(runner.matched), "unmatched": unmatched})
+    res = outcome.results
+    prim = res["metrics"][res["primary"]]
+    click.echo(f"imported {len(runner.matched)}/{len(preds)} records into {outcome.run_dir}")
+    if unmatched:
+        shown = ", ".join(unmatched[:10]) + (" ..." if len(unmatched) > 10 else "")
+        click.echo(f"{len(unmatched)} record(s) matched no sample of {specs[0].id}: {shown}")
+    missing = res.get("health", {}).get("n_errors", 0)
+    if missing:
+        click.echo(f"{missing} sample(s) of {specs[0].id} had no usable prediction (recorded as errors)")
+    click.echo(f"{res['primary']}: {_pct(prim['value'])} {_ci(prim)} n={prim['n']}")
+
+
 @main.command("tasks")
 @user_errors
 def tasks_cmd() -> None:

@@ -111,4 +111,5 @@ def build_request(sample: Sample, style: str, params: GenerationParams, *,
         params=params,
         prompt_hash=hash_json(list(messages))[:16],
         n_choices=len(sample.choices),
+        sample_index=sample.index,
     )

@@ -143,6 +143,7 @@ class Request:
     params: GenerationParams
     prompt_hash: str
     n_choices: int = 0
+    sample_index: int = -1
 
     def messages_json(self) -> list[dict[str, Any]]:
         return [dict(m) for m in self.messages]
