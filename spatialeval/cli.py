@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from . import __version__
+from .cli_scale import merge_cmd, scale_options
 from .errors import UserError
 
 DEFAULT_MODELS = "tiny-qwen2.5-vl,random"
@@ -65,16 +66,19 @@ def main() -> None:
 @main.command()
 @click.option("-m", "--model", "models", default=DEFAULT_MODELS, show_default=True,
               help="Comma-separated models: a built-in id (tiny-qwen2.5-vl, tiny-qwen2.5-vl-small), a baseline "
-                   "(random, chance), a local checkpoint folder or a Hub id.")
+                   "(random, chance), a local checkpoint folder, a Hub id, or an API model (openai:NAME, "
+                   "anthropic:NAME).")
 @click.option("-t", "--task", "tasks", default=DEFAULT_TASKS, show_default=True,
               help="Comma-separated task ids, suite names or task-file paths (see `spatialeval tasks`).")
-@click.option("-b", "--backend", default="auto", show_default=True, help="auto | hf (vllm and api: later).")
+@click.option("-b", "--backend", default="auto", show_default=True,
+              help="auto | hf | vllm | api (openai:/anthropic: models use api by themselves).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Evaluate only the first N samples.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for baselines, sampling, bootstrap.")
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"),
               show_default=True, help="Root of run directories: <dir>/<model>/<task>/<run-id>/.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Samples per batch (fixed by index, so resumes decode identically).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Samples per batch (fixed by index, so resumes decode identically). Default 8; vllm: "
+                   "--vllm-chunk-size; API models: 8 x --concurrency (at least 64); --ray: the model batch.")
 @click.option("--max-new-tokens", type=click.IntRange(min=1), default=None,
               help="Override the task's own token budget.")
 @click.option("--temperature", type=click.FloatRange(min=0.0), default=0.0, show_default=True,
@@ -97,13 +101,16 @@ def main() -> None:
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Response cache folder (default: $SPATIALEVAL_CACHE or ~/.cache/spatialeval).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@scale_options
 @user_errors
 def run(models: str, tasks: str, backend: str, limit: int | None, seed: int, output_dir: Path, batch_size: int,
         max_new_tokens: int | None, temperature: float, data: str | None, prompt_style: str | None,
         protocol: str, paper_a_fallback: bool, revision: str | None, trust_remote_code: bool, device: str | None, dtype: str | None,
-        no_cache: bool, cache_dir: Path | None, no_progress: bool) -> None:
+        no_cache: bool, cache_dir: Path | None, no_progress: bool, **scale: Any) -> None:
     """Evaluate models on tasks; rerunning the same command resumes (a finished run does nothing)."""
+    from .cli_scale import dry_run, parse_price, runner_options
     from .pipeline import evaluate
+    from .shards import parse_shard
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     model_list = [m.strip() for m in models.split(",") if m.strip()]
@@ -111,11 +118,21 @@ def run(models: str, tasks: str, backend: str, limit: int | None, seed: int, out
         raise UserError("no model given (-m)")
     if data is not None and not Path(data).expanduser().exists():
         raise UserError(f"--data {data}: no such file or directory")
+    if scale["dry_run"]:
+        rows = dry_run(model_list, tasks, limit=limit, data=data, protocol=protocol, prompt_style=prompt_style,
+                       max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
+                       image_detail=scale["image_detail"], price=parse_price(scale["price"]))
+        click.echo(format_table(["model", "task", "requests", "input tokens (est.)", "output tokens (max)",
+                                 "input USD (est.)", "max USD"], rows))
+        click.echo("dry run: nothing was called or written (output at its maximum; the cache may serve some)")
+        return
+    shard = parse_shard(scale["shard"]) if scale["shard"] else None
+    options, batch_size = runner_options(scale, backend=backend, device=device, batch_size=batch_size)
     outcomes = evaluate(model_list, tasks, backend=backend, revision=revision, trust_remote_code=trust_remote_code,
                         device=device, dtype=dtype, output_dir=output_dir, limit=limit, seed=seed,
                         batch_size=batch_size, max_new_tokens=max_new_tokens, temperature=temperature,
                         prompt_style=prompt_style, protocol=protocol, paper_a_fallback=paper_a_fallback,
-                        data=data, use_cache=not no_cache,
+                        data=data, use_cache=not no_cache, shard=shard, runner_options=options,
                         cache_dir=cache_dir, progress=not no_progress)
     rows = []
     for o in outcomes:
@@ -292,6 +309,8 @@ def show(run_dir: Path) -> None:
                + f", refusals {_pct(h.get('refusal_rate'))}%, truncated {_pct(h.get('truncation_rate'))}%, "
                f"mean output tokens {h.get('mean_output_tokens')}")
 
+
+main.add_command(merge_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -29,9 +29,11 @@ from .paths import cache_root
 from .prompts import build_request, style_hash
 from .protocols import PROTOCOLS
 from .records import GenerationParams, Response, Sample, hash_json
+from .redaction import redact_argv
 from .runners import Runner, make_runner, model_slug
 from .runners.base import error_responses, short_error
 from .scoring import score_record, scored_json
+from .shards import batch_starts, owned_indices, run_shard, shard_dirname
 from .sources import open_source
 from .store import RESULTS, RUN_JSON, STATS, RunDir
 from .tasks import TaskSpec, apply_protocol, resolve_tasks
@@ -42,7 +44,7 @@ class RunOptions:
     output_dir: Path = Path("runs")
     limit: int | None = None
     seed: int = 0
-    batch_size: int = 8
+    batch_size: int | None = None  # None: the runner's preferred_batch_size (vllm: its chunk), else 8
     max_new_tokens: int | None = None  # None: the task's own budget
     temperature: float = 0.0
     prompt_style: str | None = None  # None: the task's default style
@@ -53,6 +55,7 @@ class RunOptions:
     progress: bool = True
     n_boot: int = 1000
     paper_a_fallback: bool = False  # reproduce the SpatialThinker script's map-unmatched-to-"A" bug
+    shard: tuple[int, int] | None = None  # (i, n): compute batches k with k % n == i (see shards.py)
 
 
 @dataclass
@@ -134,7 +137,9 @@ def run_task(runner: Runner, task: TaskSpec, opts: RunOptions, cache: ResponseCa
     config = run_config(runner, task, prov, opts, style, params, extractor)
     run_id = hash_json(config)[:12]
     rd = RunDir(Path(opts.output_dir) / model_slug(runner.model_id) / task.id / run_id)
-    batch_size = opts.batch_size
+    if opts.shard is not None:
+        rd = RunDir(rd.path / shard_dirname(opts.shard))
+    batch_size = opts.batch_size or getattr(runner, "preferred_batch_size", None) or 8
     if rd.exists:
         stored = rd.read_json(RUN_JSON) or {}
         batch_size = int(stored.get("batch_size", batch_size))  # batches stay fixed by index on resume
@@ -142,12 +147,13 @@ def run_task(runner: Runner, task: TaskSpec, opts: RunOptions, cache: ResponseCa
         rd.write_json(RUN_JSON, {
             "run_id": run_id, "config": config, "harness": {"version": __version__, "git": git_revision()},
             "task": task.provenance(), "dataset": prov, "model": {**runner.fingerprint(), **runner.info()},
-            "batch_size": batch_size, "n_samples": n, "seed": opts.seed, "command": sys.argv,
+            "batch_size": batch_size, "n_samples": n, "seed": opts.seed, "command": redact_argv(sys.argv),
+            **({"shard": {"index": opts.shard[0], "count": opts.shard[1]}} if opts.shard else {}),
             "versions": _versions(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         })
 
     done = {i for i, r in rd.records().items() if not r.get("error") and not (r.get("response") or {}).get("error")}
-    todo_total = sum(1 for i in range(n) if i not in done)
+    todo_total = sum(1 for i in owned_indices(n, batch_size, opts.shard) if i not in done)
     if todo_total == 0 and (rd.path / RESULTS).exists():
         return RunOutcome(rd.path, "already-finished", rd.read_json(RESULTS) or {})
 
@@ -157,7 +163,7 @@ def run_task(runner: Runner, task: TaskSpec, opts: RunOptions, cache: ResponseCa
     calls0 = runner.calls
     hits = 0
     progress = _progress(todo_total, f"{runner.model_id} | {task.id}", opts.progress)
-    for start in range(0, n, batch_size):
+    for start in batch_starts(n, batch_size, opts.shard):
         idx = [i for i in range(start, min(start + batch_size, n)) if i not in done]
         if not idx:
             continue
@@ -175,6 +181,8 @@ def run_task(runner: Runner, task: TaskSpec, opts: RunOptions, cache: ResponseCa
     stats = {"wall_s": round(wall, 3), "computed": todo_total, "model_calls": runner.calls - calls0,
              "cache_hits": hits, "samples_per_s": round(todo_total / wall, 3) if wall else None,
              "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    if hasattr(runner, "take_stats"):  # e.g. the API runner's requests, retries, tokens and cost
+        stats.update(runner.take_stats(rd.path))
     rd.write_json(STATS, stats)
     status = "finished" if results.get("complete") else "incomplete"
     return RunOutcome(rd.path, status, results, computed=todo_total, model_calls=runner.calls - calls0,
@@ -249,9 +257,11 @@ def finalize(rd: RunDir, task: TaskSpec | None = None, *, n_boot: int = 1000, se
     extractor = run["config"].get("extractor", "default")
     recs = rd.records()
     n = int(run["n_samples"])
-    scored = [score_record(recs[i], baseline=baseline, extractor=extractor) for i in sorted(recs) if i < n]
+    shard = run_shard(run)
+    owned = set(owned_indices(n, int(run["batch_size"]), shard)) if shard else set(range(n))
+    scored = [score_record(recs[i], baseline=baseline, extractor=extractor) for i in sorted(recs) if i in owned]
     body = compute_results(scored, metrics, seed=seed, n_boot=n_boot)
-    missing = n - len(scored)
+    missing = len(owned) - len(scored)
     results = {
         "run_id": run["run_id"],
         "model": model_id,
@@ -259,8 +269,9 @@ def finalize(rd: RunDir, task: TaskSpec | None = None, *, n_boot: int = 1000, se
         "protocol": run["config"]["protocol"],
         "extractor": extractor,
         "prompt_style": run["config"]["prompt_style"],
-        "n_samples": n,
+        "n_samples": len(owned),
         "n_missing": missing,
+        **({"shard": run["shard"]} if shard else {}),
         **body,
     }
     results["complete"] = bool(body.get("complete")) and missing == 0
@@ -288,7 +299,8 @@ def _progress(total: int, desc: str, enabled: bool):
 
 def evaluate(model: str | Runner | list[str], tasks: str | list[str] = "synth_spatial", *,
              backend: str = "auto", revision: str | None = None, trust_remote_code: bool = False,
-             device: str | None = None, dtype: str | None = None, **options: Any) -> list[RunOutcome]:
+             device: str | None = None, dtype: str | None = None, runner_options: dict[str, Any] | None = None,
+             **options: Any) -> list[RunOutcome]:
     """The Python API: evaluate one or more models on tasks/suites; returns one outcome per run.
 
     >>> evaluate("tiny-qwen2.5-vl", "synth_spatial", limit=8)  # doctest: +SKIP
@@ -303,9 +315,13 @@ def evaluate(model: str | Runner | list[str], tasks: str | list[str] = "synth_sp
         for m in models:
             runner = m if not isinstance(m, str) else make_runner(
                 m, backend=backend, seed=opts.seed, revision=revision, trust_remote_code=trust_remote_code,
-                device=device, dtype=dtype, memo=cache)
-            for task in specs:
-                outcomes.append(run_task(runner, task, opts, cache))
+                device=device, dtype=dtype, memo=cache, **(runner_options or {}))
+            try:
+                for task in specs:
+                    outcomes.append(run_task(runner, task, opts, cache))
+            finally:  # free a model's GPUs / Ray workers / connections before the next model
+                if isinstance(m, str) and hasattr(runner, "close"):
+                    runner.close()
     finally:
         if cache is not None:
             cache.close()

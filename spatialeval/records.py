@@ -173,13 +173,15 @@ class Response:
     latency_s: float | None = None
     error: str | None = None
     cached: bool = False
+    # the backend's effective decoding settings for this call (vllm, api: what was actually sent)
+    sampling: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "text": self.text,
             "finish_reason": self.finish_reason,
             "input_tokens": self.input_tokens,
@@ -188,6 +190,9 @@ class Response:
             "error": self.error,
             "cached": self.cached,
         }
+        if self.sampling is not None:
+            out["sampling"] = self.sampling
+        return out
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Response:
@@ -199,6 +204,7 @@ class Response:
             latency_s=d.get("latency_s"),
             error=d.get("error"),
             cached=bool(d.get("cached", False)),
+            sampling=d.get("sampling"),
         )
 
 

@@ -165,6 +165,18 @@ def _pick_split(obj, split: str | None, where: str):
     return obj
 
 
+def _load_hf(datasets, where: str, s, **kw):
+    """``load_dataset`` for a Hub id or a clone: one config, several configs concatenated
+    (``source.configs``), or named files of the repository (``source.data_files``)."""
+    if s.configs:
+        parts = [datasets.load_dataset(where, c, split=s.split, **kw) for c in s.configs]
+        first = parts[0].features
+        return datasets.concatenate_datasets([p if p.features == first else p.cast(first) for p in parts])
+    if s.data_files is not None:
+        kw["data_files"] = s.data_files
+    return datasets.load_dataset(where, s.config, split=s.split, **kw)
+
+
 def open_source(task: TaskSpec, data: str | None = None) -> Source:
     """Open the task's source. ``data`` (``--data``) is a local copy of the task's own source."""
     s = task.source
@@ -190,7 +202,8 @@ def open_source(task: TaskSpec, data: str | None = None) -> Source:
         fmt = s.format if (s.format != "auto" and data is None) else _detect_format(path)
         described: dict[str, Any] = {"kind": "local", "format": fmt, "path": str(path.resolve()),
                                      "hub_id": s.dataset if s.kind == "hub" else None,
-                                     "pinned_revision": s.revision, "config": s.config, "split": s.split}
+                                     "pinned_revision": s.revision, "config": s.config, "split": s.split,
+                                     "configs": list(s.configs), "data_files": s.data_files}
         try:
             if fmt == "csv_images":
                 csv = path if path.is_file() else next(path.glob("*.csv"))
@@ -203,7 +216,7 @@ def open_source(task: TaskSpec, data: str | None = None) -> Source:
                     str(p) for p in path.rglob("*.parquet" if fmt == "parquet" else "*.json*"))
                 obj = datasets.load_dataset(builder, data_files=files, split="train")
             else:  # a clone of the Hub repository: the same call as for the Hub id
-                obj = datasets.load_dataset(str(path), s.config, split=s.split)
+                obj = _load_hf(datasets, str(path), s)
         except UserError:
             raise
         except Exception as exc:  # noqa: BLE001 - datasets raises many types for bad data
@@ -212,9 +225,10 @@ def open_source(task: TaskSpec, data: str | None = None) -> Source:
         return HFSource(_pick_split(obj, s.split, str(path)), described=described, base_dir=base)
 
     # The Hub, at the pinned revision.
-    described = {"kind": "hub", "hub_id": s.dataset, "revision": s.revision, "config": s.config, "split": s.split}
+    described = {"kind": "hub", "hub_id": s.dataset, "revision": s.revision, "config": s.config, "split": s.split,
+                 "configs": list(s.configs), "data_files": s.data_files}
     try:
-        ds = datasets.load_dataset(str(s.dataset), s.config, split=s.split, revision=s.revision)
+        ds = _load_hf(datasets, str(s.dataset), s, revision=s.revision)
     except Exception as exc:  # noqa: BLE001
         offline = os.environ.get("HF_HUB_OFFLINE") == "1"
         hint = " (HF_HUB_OFFLINE=1: pass --data PATH to a local copy)" if offline else ""

@@ -38,6 +38,8 @@ class SourceSpec:
     split: str | None = None
     format: str = "auto"
     params: dict[str, Any] = field(default_factory=dict)
+    configs: tuple[str, ...] = ()  # several configs of one repository, concatenated in this order
+    data_files: Any = None  # a file (or {split: file}) of the repository, read instead of its configs
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +50,8 @@ class SourceSpec:
             "split": self.split,
             "format": self.format,
             "params": self.params,
+            "configs": list(self.configs),
+            "data_files": self.data_files,
         }
 
 
@@ -85,7 +89,7 @@ class TaskSpec:
         if s.kind == "synth":
             return f"synthetic (n={s.params.get('n')}, seed={s.params.get('seed', 0)})"
         rev = f"@{s.revision[:12]}" if s.revision else ""
-        cfg = f" [{s.config}]" if s.config else ""
+        cfg = f" [{s.config}]" if s.config else (f" [{len(s.configs)} configs]" if s.configs else "")
         return f"{s.kind}:{s.dataset}{rev}{cfg}"
 
     def provenance(self) -> dict[str, Any]:
@@ -146,6 +150,8 @@ def load_task_file(path: str | Path) -> TaskSpec:
     fmt = src.get("format", "auto")
     if fmt not in LOCAL_FORMATS:
         raise _err(path, f"source.format must be one of {', '.join(LOCAL_FORMATS)}")
+    if src.get("configs") and (src.get("config") or src.get("data_files")):
+        raise _err(path, "source.configs excludes source.config and source.data_files")
     fields = raw["fields"]
     if not isinstance(fields, dict) or "question" not in fields:
         raise _err(path, "fields must be a mapping with at least 'question'")
@@ -184,6 +190,8 @@ def load_task_file(path: str | Path) -> TaskSpec:
             split=src.get("split"),
             format=fmt,
             params=dict(src.get("params") or {}),
+            configs=tuple(str(c) for c in src.get("configs") or ()),
+            data_files=src.get("data_files"),
         ),
         fields=dict(fields),
         metrics=tuple(metrics),
@@ -224,7 +232,8 @@ def apply_protocol(task: TaskSpec, protocol: str) -> TaskSpec:
         task,
         source=SourceSpec(kind=src["kind"], dataset=src.get("dataset"), revision=src.get("revision"),
                           config=src.get("config"), split=src.get("split"), format=src.get("format", "auto"),
-                          params=dict(src.get("params") or {})),
+                          params=dict(src.get("params") or {}), configs=tuple(src.get("configs") or ()),
+                          data_files=src.get("data_files")),
         fields=dict(task.fields, **(over.get("fields") or {})),
         metrics=tuple(over.get("metrics", task.metrics)),
         prompt_style=over.get("prompt_style", task.prompt_style),

@@ -14,6 +14,8 @@ from typing import Any
 
 from ..records import Request, Response
 from .base import short_error
+from .render import open_images, render_prompt
+from .render import to_chat_messages as to_hf_messages  # noqa: F401 - the old name, kept for importers
 
 
 def auto_device_dtype(device: str | None = None, dtype: str | None = None):
@@ -29,24 +31,6 @@ def auto_device_dtype(device: str | None = None, dtype: str | None = None):
     else:
         tdtype = getattr(torch, dtype)
     return device, tdtype
-
-
-def to_hf_messages(request: Request) -> list[dict[str, Any]]:
-    """Our messages -> the chat-template form: image parts become ``{"type": "image"}``."""
-    out = []
-    for m in request.messages:
-        content = m["content"]
-        if isinstance(content, str):
-            out.append({"role": m["role"], "content": content})
-            continue
-        parts = []
-        for part in content:
-            if part["type"] == "image":
-                parts.append({"type": "image"})
-            else:
-                parts.append({"type": "text", "text": part["text"]})
-        out.append({"role": m["role"], "content": parts})
-    return out
 
 
 class HFRunner:
@@ -109,12 +93,11 @@ class HFRunner:
         texts, images, live = [], [], []
         for i, req in enumerate(requests):
             try:
-                imgs = [ref.open() for ref in req.images]
+                imgs = open_images(req)
             except Exception as exc:  # noqa: BLE001 - corrupt image bytes are a per-sample fault
                 results[i] = Response(finish_reason="error", error=f"image: {short_error(exc)}")
                 continue
-            texts.append(self._processor.apply_chat_template(
-                to_hf_messages(req), tokenize=False, add_generation_prompt=True))
+            texts.append(render_prompt(self._processor, req))
             images.extend(imgs)
             live.append(i)
         if live:

@@ -1,0 +1,246 @@
+"""What the sample browser shows for one run: each record as a small dict, plus its images.
+
+Model output is untrusted text. Nothing here builds HTML: rows are plain data, embedded in the
+page as JSON (with ``<``, ``>`` and ``&`` escaped) and put on screen by the page's script through
+``textContent`` only.
+
+Images: the record's image path when it still holds the evaluated bytes, else the row re-read
+through the task's source; in both cases the bytes must hash to the sha256 stored with the
+record, so a changed dataset never shows a different picture. A task whose licence does not
+allow redistribution shows no image unless the user asks for private use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from .extraction import split_thinking
+from .runset import RunEntry
+from .store import RunDir
+
+THUMB_MAX = 768  # longest side of a re-encoded image (px)
+KEEP_BYTES = 400_000  # a PNG/JPEG/GIF/WebP at most this large and ...
+KEEP_SIDE = 1600  # ... at most this wide/high is copied as it is
+
+_SCENE = re.compile(r"<scene>(.*?)</scene>", re.S | re.I)
+_OBJECT = re.compile(r'\{[^{}]*?"id"\s*:\s*"(?P<id>[^"]*)"[^{}]*?"bbox"\s*:\s*\[(?P<box>[^\]]*)\][^{}]*?\}')
+
+
+def scene_boxes(text: str) -> list[dict[str, Any]]:
+    """Objects with boxes from the last ``<scene>`` block of a SpatialThinker output.
+
+    Boxes are ``[x1, y1, x2, y2]`` in original-image pixels. The block is JSON when the model
+    wrote it well; when it did not (truncated, trailing commas), objects are read one by one, and
+    anything unreadable is skipped, never guessed.
+    """
+    blocks = _SCENE.findall(text or "")
+    if not blocks:
+        return []
+    raw = blocks[-1].strip()
+    objects: list[Any]
+    try:
+        parsed = json.loads(raw)
+        objects = parsed.get("objects", []) if isinstance(parsed, dict) else parsed if isinstance(parsed, list) else []
+    except json.JSONDecodeError:
+        objects = []
+        for m in _OBJECT.finditer(raw):
+            try:
+                objects.append({"id": m.group("id"), "bbox": json.loads(f"[{m.group('box')}]")})
+            except json.JSONDecodeError:
+                continue
+    out = []
+    for o in objects:
+        if not isinstance(o, dict):
+            continue
+        box = o.get("bbox")
+        if (isinstance(box, list) and len(box) == 4 and all(isinstance(v, (int, float)) for v in box)
+                and box[2] >= box[0] and box[3] >= box[1]):
+            out.append({"id": str(o.get("id", "")), "bbox": [float(v) for v in box]})
+    return out
+
+
+def _correct(scored: dict[str, Any], error: Any) -> int | None:
+    if error:
+        return None
+    c = scored.get("correct")
+    return None if c is None else int(bool(c))
+
+
+def record_row(rec: dict[str, Any]) -> dict[str, Any]:
+    """One stored record -> the browser's row (answers as scored when the run stored them)."""
+    s = rec.get("sample") or {}
+    resp = rec.get("response") or {}
+    sc = rec.get("scored") or {}
+    text = resp.get("text") or ""
+    error = rec.get("error") or resp.get("error")
+    thinking, segment = split_thinking(text) if text else (None, "")
+    score = (sc.get("values") or {}).get("score")
+    return {
+        "index": int(rec.get("index", s.get("index", 0))),
+        "id": str(s.get("id", rec.get("id", ""))),
+        "question": s.get("question") or "",
+        "choices": list(s.get("choices") or []),
+        "gold": s.get("answer"),
+        "category": s.get("category"),
+        "group": s.get("group"),
+        "output": text,
+        "thinking": thinking,
+        "final": segment if thinking is not None else None,
+        "answer": sc.get("answer"),
+        "stage": sc.get("stage"),
+        "failure": sc.get("failure"),
+        "correct": _correct(sc, error),
+        "score": score,
+        "error": error,
+        "finish": resp.get("finish_reason"),
+        "tokens": resp.get("output_tokens"),
+        "boxes": scene_boxes(text),
+        "images": [im for im in s.get("images") or []],
+    }
+
+
+def answer_code(row: dict[str, Any]) -> tuple[str | None, str]:
+    """(answer, correctness code) for cross-run disagreement: 1 right, 0 wrong, ~ fractional, - error."""
+    if row["error"]:
+        return None, "-"
+    if row["score"] is not None:
+        return row["answer"], "~"
+    return row["answer"], "1" if row["correct"] else "0"
+
+
+class ImageStore:
+    """Images written once into ``<site>/img/`` by content hash, shared by every run of a task."""
+
+    def __init__(self, folder: Path, *, show_restricted: bool = False):
+        self.folder = folder
+        self.show_restricted = show_restricted
+        self._done: dict[str, dict[str, Any]] = {}
+        self._sources: dict[tuple[Any, ...], Any] = {}
+
+    def attach(self, run: RunEntry, rows: list[dict[str, Any]], rel_prefix: str) -> None:
+        """Replace each row's image descriptions with ``{"src", "w", "h"}`` or ``{"note"}``."""
+        if not run.redistributable and not self.show_restricted:
+            licence = run.task_info.get("licence") or "unknown"
+            why = ("the task's licence is unknown" if not run.task_info.get("found") else
+                   f"licence {licence} does not allow redistribution")
+            for row in rows:
+                row["images"] = [{"note": f"image not shown: {why} (--show-restricted-images for private use)"}
+                                 for _ in row["images"]]
+            return
+        missing: dict[int, list[int]] = {}
+        for row in rows:
+            out = []
+            for k, desc in enumerate(row["images"]):
+                got = self._from_cache_or_path(desc)
+                if got is None:
+                    missing.setdefault(row["index"], []).append(k)
+                out.append(got or desc)
+            row["images"] = out
+        if missing:
+            self._from_source(run, rows, missing)
+        for row in rows:
+            row["images"] = [({**im, "src": rel_prefix + im["src"]} if "src" in im else
+                              im if "note" in im else {"note": "image unavailable (not found under its path, and "
+                                                                "the task's source could not be read)"})
+                             for im in row["images"]]
+
+    def _from_cache_or_path(self, desc: dict[str, Any]) -> dict[str, Any] | None:
+        sha = desc.get("sha256")
+        if not sha:
+            return {"note": f"image unreadable when evaluated: {desc.get('error', 'no hash')}"}
+        if sha in self._done:
+            return self._done[sha]
+        path = desc.get("path")
+        if path and os.path.isfile(path):
+            try:
+                data = Path(path).read_bytes()
+            except OSError:
+                return None
+            if hashlib.sha256(data).hexdigest() == sha:
+                return self._store(sha, data)
+        return None
+
+    def _from_source(self, run: RunEntry, rows: list[dict[str, Any]], missing: dict[int, list[int]]) -> None:
+        """Re-read the rows whose image could not be found through the task's own source."""
+        samples = self._reread(run, sorted(missing))
+        by_index = {row["index"]: row for row in rows}
+        for idx, ks in missing.items():
+            sample = samples.get(idx)
+            for k in ks:
+                desc = by_index[idx]["images"][k]
+                if sample is None or k >= len(sample.images):
+                    continue
+                try:
+                    data = sample.images[k].read_bytes()
+                except (OSError, ValueError):
+                    continue
+                if hashlib.sha256(data).hexdigest() != desc.get("sha256"):
+                    by_index[idx]["images"][k] = {"note": "image not shown: the dataset's image differs from "
+                                                          "the one evaluated (sha256 mismatch)"}
+                    continue
+                by_index[idx]["images"][k] = self._store(desc["sha256"], data)
+
+    def _reread(self, run: RunEntry, indices: list[int]) -> dict[int, Any]:
+        from .adapters import get_adapter
+        from .sources import open_source
+        from .tasks import apply_protocol
+
+        spec = run.task_info.get("spec")
+        if spec is None:
+            return {}
+        ds = run.run.get("dataset") or {}
+        data = ds.get("path") if ds.get("kind") == "local" else None
+        key = (str(spec.path), run.protocol, data)
+        try:
+            if key not in self._sources:
+                task = apply_protocol(spec, run.protocol)
+                self._sources[key] = (task, open_source(task, data), get_adapter(task))
+            task, source, adapter = self._sources[key]
+            wanted = [i for i in indices if i < len(source)]
+            return {i: adapter(r, i, task) for r, i in zip(source.rows(wanted), wanted, strict=True)}
+        except Exception:  # noqa: BLE001 - an unreadable source means "no image", not a failed report
+            self._sources[key] = None
+            return {}
+
+    def _store(self, sha: str, data: bytes) -> dict[str, Any]:
+        from PIL import Image
+
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                w, h = im.size
+                fmt = (im.format or "").upper()
+                if fmt in ("PNG", "JPEG", "GIF", "WEBP") and len(data) <= KEEP_BYTES and max(w, h) <= KEEP_SIDE:
+                    blob, ext = data, {"JPEG": "jpg"}.get(fmt, fmt.lower())
+                else:
+                    im.load()
+                    small = im.convert("RGB")
+                    small.thumbnail((THUMB_MAX, THUMB_MAX))
+                    buf = io.BytesIO()
+                    small.save(buf, format="JPEG", quality=85)
+                    blob, ext = buf.getvalue(), "jpg"
+        except Exception as exc:  # noqa: BLE001 - PIL raises many types on bad bytes
+            entry: dict[str, Any] = {"note": f"image unreadable ({type(exc).__name__})"}
+            self._done[sha] = entry
+            return entry
+        name = f"{sha[:24]}.{ext}"
+        target = self.folder / name
+        if not target.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{name}.{os.getpid()}")
+            tmp.write_bytes(blob)
+            os.replace(tmp, target)
+        entry = {"src": f"img/{name}", "w": w, "h": h}
+        self._done[sha] = entry
+        return entry
+
+
+def run_rows(run: RunEntry) -> list[dict[str, Any]]:
+    recs = RunDir(run.path).records()
+    n = run.n_samples
+    return [record_row(recs[i]) for i in sorted(recs) if n is None or i < n]
