@@ -312,5 +312,15 @@ def show(run_dir: Path) -> None:
 
 main.add_command(merge_cmd)
 
+from .train.cli import synth_cmd, train_group  # noqa: E402 - the training module's commands
+
+main.add_command(synth_cmd)
+main.add_command(train_group)
+
+from .report_cli import COMMANDS as _REPORT_COMMANDS  # noqa: E402 - report, compare, tables
+
+for _command in _REPORT_COMMANDS:
+    main.add_command(_command)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

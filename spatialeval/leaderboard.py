@@ -66,6 +66,10 @@ class Row:
     n_avg: int = 0
     avg_rank: float | None = None
 
+    @property
+    def incomplete(self) -> bool:
+        return any(c.status in ("incomplete", "unfinished") for c in self.cells.values())
+
 
 @dataclass
 class Leaderboard:

@@ -61,11 +61,13 @@ def _image_size(sample: Sample) -> tuple[int, int]:
         return im.size
 
 
-def render_text(sample: Sample, style: str, *, choices_in_question: bool = False) -> str:
+def render_text(sample: Sample, style: str, *, choices_in_question: bool = False,
+                instruction: str | None = None) -> str:
     if style == "direct":
         body = sample.question if choices_in_question else "\n".join(
             [sample.question] + [f"{LETTERS[i]}. {c}" for i, c in enumerate(sample.choices)])
-        return f"{body}\n{DIRECT_INSTRUCTION}" if sample.choices else body
+        instruction = DIRECT_INSTRUCTION if instruction is None else instruction
+        return f"{body}\n{instruction}" if sample.choices and instruction else body
     q = question_with_options(sample, choices_in_question=choices_in_question)
     if style == "reasoning":
         return f"{REASONING_HINT}\nQuestion: {q}"
@@ -101,7 +103,8 @@ def build_request(sample: Sample, style: str, params: GenerationParams, *,
     """Images first, then the text, in one user turn (the layout Qwen2.5-VL was tuned on)."""
     tweaks = tweaks or {}
     content: list[dict[str, Any]] = [{"type": "image", "image": k} for k in range(len(sample.images))]
-    text = render_text(apply_tweaks(sample, tweaks), style, choices_in_question=choices_in_question)
+    text = render_text(apply_tweaks(sample, tweaks), style, choices_in_question=choices_in_question,
+                       instruction=tweaks.get("instruction"))
     content.append({"type": "text", "text": text + (tweaks.get("append") or "")})
     messages = ({"role": "user", "content": content},)
     return Request(

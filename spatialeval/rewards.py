@@ -98,7 +98,7 @@ def parse_scene(text: str) -> tuple[SceneGraph | None, str | None]:
     ``predicate``, ``object`` (ids in the same format); no duplicate object id."""
     try:
         data = json.loads(text)
-    except (json.JSONDecodeError, ValueError):
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError; deep nesting recurses
         return None, "scene is not valid JSON"
     if not isinstance(data, dict):
         return None, "scene is not a JSON object"

@@ -32,7 +32,7 @@ DASH = "–"
 class Source:
     task: str
     protocol: str | None = None
-    metric: str | None = None  # a results.json metrics key, or "primary"
+    metric: str | None = None  # a results.json metrics key ("a/b/c" walks into it), or "primary"
     category: str | None = None  # a results.json categories key
 
     @property
@@ -156,11 +156,16 @@ def _pct(x: Any) -> float | None:
 def _lookup(run: RunEntry, src: Source) -> Measured | None:
     if src.metric is not None:
         key = run.primary if src.metric == "primary" else src.metric
-        m = run.metrics.get(key or "")
+        m: Any = run.metrics
+        for part in (key or "").split("/"):  # "cv_avg/strata/2D": a stratum inside a metric
+            m = m.get(part) if isinstance(m, dict) else None
         label = f"{key} (primary)" if src.metric == "primary" else str(key)
-        if not m or m.get("value") is None:
+        if not isinstance(m, dict):
             return None
-        value, lo, hi, n = m["value"], m.get("ci_low"), m.get("ci_high"), m.get("n")
+        value = m.get("value", m.get("accuracy"))
+        if value is None:
+            return None
+        lo, hi, n = m.get("ci_low"), m.get("ci_high"), m.get("n")
     else:
         c = run.categories.get(src.category or "")
         label = f"category {src.category}"

@@ -22,7 +22,7 @@ SOURCE_KINDS = ("hub", "local", "synth")
 LOCAL_FORMATS = ("auto", "hub_clone", "parquet", "jsonl", "hf_disk", "csv_images")
 PROMPT_STYLES = ("direct", "reasoning", "spatialthinker")
 _REQUIRED = ("id", "version", "source", "fields", "metrics")
-PROMPT_TWEAKS = {"question_period", "question_suffix", "question_remove", "append"}
+PROMPT_TWEAKS = {"question_period", "question_suffix", "question_remove", "append", "instruction"}
 PROTOCOL_OVERRIDABLE = {"source", "fields", "metrics", "prompt_style", "max_new_tokens", "prompt", "extractor",
                         "categories", "adapter", "size"}
 

@@ -57,7 +57,9 @@ def to_sample(row: dict[str, Any], index: int, task: TaskSpec) -> Sample:
                       images=images, category=str(row["category"]), subcategory=str(row["subcategory"]),
                       group=_key(row, ("category", "subcategory", "set_id", "question_id")), meta=meta)
     except RowError as exc:
-        return Sample(id=sid, index=index, question=str(row.get(qcol, "")), error=f"bad row: {exc}")
+        cat = row.get("category")
+        return Sample(id=sid, index=index, question=str(row.get(qcol, "")),
+                      category=None if cat is None else str(cat), error=f"bad row: {exc}")
 
 
 def official(s: Scored) -> Scored:

@@ -48,17 +48,18 @@ def to_sample(row: dict[str, Any], index: int, task: TaskSpec) -> Sample:
     f = task.fields
     sid = str(row[f["id"]]) if f.get("id") and row.get(f["id"]) is not None else f"{task.id}-{index}"
     question = str(row.get(f["question"]) or "")
+    raw = str(row.get(f["category"]) or "")
+    level = "Perception" if "perception" in raw.lower() else "Reasoning"  # as the lmms-eval task reads it
     try:
         choices = tuple(_LABEL.sub("", c).strip() for c in choices_from(row, f["choices"]))
         gold = str(row.get(f["answer"]) or "").strip().strip("()").upper()
         if gold not in LETTERS[: len(choices)]:
             raise RowError(f"answer {gold!r} is not one of the letters {LETTERS[:len(choices)]}")
-        raw = str(row.get(f["category"]) or "")
-        level = "Perception" if "perception" in raw.lower() else "Reasoning"  # as the lmms-eval task reads it
         subtask = f"{level}/{raw.split('/')[-1]}"
         l2 = str(row.get("l2-category") or "")
         meta = {"l2-category": l2, "mme_category": f"{subtask}/{official_category(l2)}"}
         return Sample(id=sid, index=index, question=question, choices=choices, answer=gold,
                       images=(_image(row.get(f["images"])),), category=level, subcategory=subtask, meta=meta)
     except RowError as exc:
-        return Sample(id=sid, index=index, question=question, error=f"bad row: {exc}")
+        return Sample(id=sid, index=index, question=question, category=level if raw else None,
+                      error=f"bad row: {exc}")

@@ -56,4 +56,6 @@ def to_sample(row: dict[str, Any], index: int, task: TaskSpec) -> Sample:
                       choices=choices, answer=gold, images=images_from(row, f["images"]),
                       category=str(row.get(f["category"])), meta=meta)
     except RowError as exc:
-        return Sample(id=sid, index=index, question=question, error=f"bad row: {exc}")
+        cat = row.get(f["category"])
+        return Sample(id=sid, index=index, question=question, category=None if cat is None else str(cat),
+                      error=f"bad row: {exc}")

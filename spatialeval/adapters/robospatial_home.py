@@ -39,4 +39,6 @@ def to_sample(row: dict[str, Any], index: int, task: TaskSpec) -> Sample:
         return Sample(id=sid, index=index, question=question, choices=CHOICES, answer=GOLD[answer.lower()],
                       images=images_from(row, f["images"]), category=None if category is None else str(category))
     except RowError as exc:
-        return Sample(id=sid, index=index, question=question, error=f"bad row: {exc}")
+        cat = row.get(f["category"]) if f.get("category") else None
+        return Sample(id=sid, index=index, question=question, category=None if cat is None else str(cat),
+                      error=f"bad row: {exc}")

@@ -66,7 +66,7 @@ def to_sample(row: dict[str, Any], index: int, task: TaskSpec) -> Sample:
                       answer=normalise_answer(gold, choices, "auto"), images=images_from(row, f["images"]),
                       category=category, group=group, meta=meta)
     except (RowError, ValueError) as exc:
-        return Sample(id=sid, index=index, question=text, error=f"bad row: {exc}")
+        return Sample(id=sid, index=index, question=text, category=category or None, error=f"bad row: {exc}")
 
 
 def _number(text: str) -> float | None:
@@ -116,12 +116,14 @@ def official(records: Sequence[Scored], *, seed: int = 0, n_boot: int = 1000) ->
     """
     by_task: dict[str, list[Scored]] = {}
     for s in records:
-        by_task.setdefault(str(s.category), []).append(s)
+        if s.category is not None:
+            by_task.setdefault(s.category, []).append(s)
     tasks, units = {}, {}
     for task in sorted(by_task):
         u, info = _task_units(task, by_task[task])
+        n_err = sum(s.error is not None for s in by_task[task])
         tasks[task] = {"value": _r(float(np.mean(u))) if u else None, "n_units": len(u),
-                       "unit": "pair" if task in PAIRED else "item", **info}
+                       "unit": "pair" if task in PAIRED else "item", "n_errors": n_err, **info}
         if u:
             units[task] = np.array(u, dtype=float)
     out: dict[str, Any] = {"value": None, "ci_low": None, "ci_high": None, "ci_method": "stratified_bootstrap",

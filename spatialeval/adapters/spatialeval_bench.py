@@ -146,7 +146,7 @@ def to_sample(row: dict[str, Any], index: int, task: TaskSpec) -> Sample:
         if len(parts) < 2 or not parts[-1].isdigit():
             raise RowError(f"id {rid!r} is not '<task>....<question type>'")
         choices = parse_options(text)
-        if gold not in LETTERS[: len(choices)]:
+        if len(gold) != 1 or gold not in LETTERS[: len(choices)]:
             raise RowError(f"oracle_option {gold!r} is not one of the {len(choices)} option letters")
         meta = {"task": parts[0], "question_type": int(parts[-1]),
                 **{k: row.get(k) for k in ("oracle_answer", "oracle_option", "oracle_full_answer")}}

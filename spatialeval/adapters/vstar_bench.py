@@ -60,4 +60,6 @@ def to_sample(row: dict[str, Any], index: int, task: TaskSpec) -> Sample:
         return Sample(id=sid, index=index, question=question, choices=choices, answer=gold,
                       images=_image(row, f["images"], task), category=str(row.get(f["category"])))
     except RowError as exc:
-        return Sample(id=sid, index=index, question=text, error=f"bad row: {exc}")
+        cat = row.get(f["category"])
+        return Sample(id=sid, index=index, question=text, category=None if cat is None else str(cat),
+                      error=f"bad row: {exc}")

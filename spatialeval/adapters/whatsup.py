@@ -25,7 +25,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from ..metrics import _r, answered, register_metric, sample_score, wilson_interval
+from ..metrics import _r, register_metric, sample_score, wilson_interval
 from ..records import LETTERS, Sample, Scored
 from ..tasks import TaskSpec
 from . import RowError, images_from
@@ -87,8 +87,9 @@ def _pair_set(records: Sequence[Scored], second: Sequence[str], unit: str) -> di
             incomplete += 1
             continue
         n_items += len(members)
-        slot = {s.subcategory: sample_score(s) for s in answered(members)}  # a repeated slot: last wins
-        lr, other = slot.get("left", 0.0) * slot.get("right", 0.0), slot.get(second[0], 0.0) * slot.get(second[1], 0.0)
+        slot = {s.subcategory: sample_score(s) for s in members}  # a repeated slot: the last wins, as in the script
+        lr = slot.get("left", 0.0) * slot.get("right", 0.0)  # a missing slot counts as wrong, as in the script
+        other = slot.get(second[0], 0.0) * slot.get(second[1], 0.0)
         correct += lr + other if unit == "pair" else lr * other
     n_units = n_items / (2 if unit == "pair" else 4)
     lo, hi = wilson_interval(correct, n_units) if n_units else (float("nan"), float("nan"))

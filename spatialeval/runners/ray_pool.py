@@ -85,6 +85,8 @@ class RayRunner:
         self.init_kwargs = dict(init_kwargs or {})
         self.calls = 0
         self._actors: list[Any] = []
+        self._served: dict[int, int] = {}  # worker number -> model batches it answered
+        self._number: dict[int, int] = {}
 
     def fingerprint(self) -> dict[str, Any]:
         return self.local.fingerprint()  # the same model: the same run id and cache keys
@@ -104,6 +106,8 @@ class RayRunner:
         actor = ray.remote(num_cpus=self.num_cpus, num_gpus=self.num_gpus)(_Worker)
         threads = max(1, int(self.num_cpus)) if not self.num_gpus else None
         self._actors = [actor.remote(self.factory, threads) for _ in range(self.workers)]
+        self._served = dict.fromkeys(range(self.workers), 0)
+        self._number = {id(a): k for k, a in enumerate(self._actors)}
 
     def generate(self, requests: list[Request]) -> list[Response]:
         """Model batches to idle workers as they free up; a batch a worker fails is an error batch."""
@@ -132,6 +136,7 @@ class RayRunner:
                 try:
                     outs[i] = ray.get(ref)
                     idle.append(a)
+                    self._served[self._number[id(a)]] += 1
                 except RayActorError as exc:
                     self._actors.remove(a)
                     outs[i] = error_responses(len(batches[i]), f"ray worker died: {short_error(exc)}")
@@ -148,6 +153,11 @@ class RayRunner:
             for p, resp in zip(positions, resps, strict=True):
                 results[p] = resp
         return [r for r in results if r is not None]
+
+    def take_stats(self, run_dir: Any = None) -> dict[str, Any]:
+        """Model batches each worker answered since the last call (goes to stats.json)."""
+        served, self._served = self._served, dict.fromkeys(self._served, 0)
+        return {"ray": {"workers": self.workers, "batches_per_worker": [served[k] for k in sorted(served)]}}
 
     def close(self) -> None:
         """Free the workers (and their GPUs) now rather than at interpreter exit."""

@@ -92,10 +92,15 @@ def target_for(row: dict[str, Any], target: str) -> str:
     scene = _scene(row)
     facts = [f"the {_label(r['subject'])} is {r['predicate']} the {_label(r['object'])}"
              for r in scene.get("relationships", [])]
-    think = (". ".join(f[0].upper() + f[1:] for f in facts) + ". " if facts else "") + f"So the answer is {answer}."
+    objects = scene.get("objects", [])
+    if row.get("category") == "count":
+        facts.append(f"I count {len(objects)} of them")
+    elif row.get("category") == "existence":
+        facts.append("it is in the image" if objects else "it is not in the image")
+    think = "".join(f[0].upper() + f[1:] + ". " for f in facts) + f"So the answer is {answer}."
     if target == "reasoning":
         return f"<think>{think}</think>\n<answer>{answer}</answer>"
-    names = [_label(o["id"]) for o in scene.get("objects", [])]
+    names = [_label(o["id"]) for o in objects]
     observe = ("I see " + ", ".join(f"the {n}" for n in names) + ".") if names else "I see no object the question names."
     graph = json.dumps(scene, separators=(", ", ": "))
     return (f"<observe>{observe}</observe>\n<scene>{graph}</scene>\n<think>{think}</think>\n"

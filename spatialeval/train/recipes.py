@@ -14,7 +14,8 @@ Fields:
 - ``prompt``: ``problem`` (the dataset's own long training prompt, as the paper) or a harness
   prompt style (direct | reasoning | spatialthinker), so training and evaluation prompts match.
 - ``target`` (SFT): trace (observe/scene/think/answer) | reasoning (think/answer) | answer.
-- ``reward`` (GRPO): spatialthinker | vanilla; ``accuracy_mode``: choice | exact.
+- ``reward`` (GRPO): spatialthinker | vanilla; ``accuracy_mode``: choice | exact;
+  ``label_similarity``: spacy | minilm | exact (default: the best installed).
 - ``processor``: ``min_pixels``/``max_pixels`` for the image processor.
 - ``trl``: keyword arguments for the TRL config.
 - ``eval``: ``prompt_style`` and ``max_new_tokens`` for ``spatialeval run`` on the checkpoint.
@@ -37,7 +38,7 @@ METHODS = ("grpo", "sft")
 TARGETS = ("trace", "reasoning", "answer")
 PROMPTS = ("problem", "direct", "reasoning", "spatialthinker")
 _KNOWN = {"name", "description", "method", "model", "data", "prompt", "target", "reward", "accuracy_mode",
-          "processor", "trl", "eval", "launch", "notes"}
+          "processor", "trl", "eval", "launch", "notes", "label_similarity"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Recipe:
     target: str = "trace"
     reward: str | None = None
     accuracy_mode: str = "choice"
+    label_similarity: str | None = None  # None: the best installed (spacy, minilm, exact)
     processor: dict[str, Any] = field(default_factory=dict)
     eval: dict[str, Any] = field(default_factory=dict)
     launch: str | None = None
@@ -61,7 +63,8 @@ class Recipe:
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "method": self.method, "model": self.model, "data": self.data, "trl": self.trl,
                 "description": self.description, "prompt": self.prompt, "target": self.target,
-                "reward": self.reward, "accuracy_mode": self.accuracy_mode, "processor": self.processor,
+                "reward": self.reward, "accuracy_mode": self.accuracy_mode,
+                "label_similarity": self.label_similarity, "processor": self.processor,
                 "eval": self.eval, "launch": self.launch, "path": str(self.path) if self.path else None}
 
 
@@ -131,5 +134,6 @@ def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> Recipe
     return Recipe(name=str(raw["name"]), method=raw["method"], model=str(raw["model"]), data=dict(raw["data"]),
                   trl=dict(raw.get("trl") or {}), description=str(raw.get("description", "")).strip(),
                   prompt=prompt, target=target, reward=reward, accuracy_mode=raw.get("accuracy_mode", "choice"),
+                  label_similarity=raw.get("label_similarity"),
                   processor=dict(raw.get("processor") or {}), eval=dict(raw.get("eval") or {}),
                   launch=raw.get("launch"), notes=str(raw.get("notes", "")), path=path)

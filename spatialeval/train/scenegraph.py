@@ -96,11 +96,12 @@ class SceneGraph:
                       relationships: list[VGRelationship] | None = None) -> dict[str, Any]:
         """SpatialThinker's ``<scene>`` form of the whole graph or of a sub-graph."""
         ids = self.ids()
-        keep = set(object_ids) if object_ids is not None else set(ids)
+        by = self.by_id()
+        order = list(dict.fromkeys(object_ids)) if object_ids is not None else [o.object_id for o in self.objects]
+        keep = set(order)
         rels = self.relationships if relationships is None else relationships
-        return {
-            "objects": [{"id": ids[o.object_id], "bbox": [round(v) for v in o.xyxy]}
-                        for o in self.objects if o.object_id in keep],
+        return {  # objects in the order given (a question's own order reads most naturally)
+            "objects": [{"id": ids[i], "bbox": [round(v) for v in by[i].xyxy]} for i in order],
             "relationships": [{"subject": ids[r.subject_id], "predicate": r.predicate, "object": ids[r.object_id]}
                               for r in rels if r.subject_id in keep and r.object_id in keep],
         }

@@ -22,6 +22,7 @@ ROWS = [  # (category, l2_category, options text, answer, scripted answer)
     ("instance reasoning", "attribute reasoning", "A: 1, B: 2, C: 3, D: 4", "B", "C"),
     ("instance reasoning", "relation reasoning", "A: on, B: under, C: beside, D: behind", "C", "C"),
     ("instance reasoning", "relation reasoning", "A: left, B: right, C: above, D: below", "D", "A"),
+    ("coarse perception", "image scene and topic", "A: indoor, B: outdoor, C: underwater, D: space", "A", "A"),
 ]
 
 
@@ -58,13 +59,13 @@ def test_official_accuracy_and_categories(tmp_path):
     said = {str(i): r[4] for i, r in enumerate(ROWS)}
     out = run_scripted("mmstar", said, tmp_path / "runs", data=str(clone(tmp_path)))
     m = out.results["metrics"]
-    # right: 0, 1, 3 (coarse perception 3/4); 4 (option text), 6 (instance reasoning 2/4) -> 5/8
-    assert m["accuracy"]["value"] == round(5 / 8, 6) and out.results["primary"] == "accuracy"
-    assert m["by_category"]["table"]["coarse perception"]["accuracy"] == 0.75
+    # right: 0, 1, 3, 8 (coarse perception 4/5); 4 (option text), 6 (instance reasoning 2/4) -> 6/9
+    assert m["accuracy"]["value"] == round(6 / 9, 6) and out.results["primary"] == "accuracy"
+    assert m["by_category"]["table"]["coarse perception"]["accuracy"] == 0.8
     assert m["by_category"]["table"]["instance reasoning"]["accuracy"] == 0.5
     l2 = m["by_l2_category"]["table"]
     assert [l2[k]["accuracy"] for k in sorted(l2)] == [0.5, 1.0, 0.5, 0.5]  # attribute, scene, relation, style
-    # lmms-eval's "average" (mean over l2 categories) = (0.5 + 1 + 0.5 + 0.5) / 4, not the official 5/8
+    # lmms-eval's "average" (mean over l2 categories) = (1/2 + 3/3 + 1/2 + 1/2) / 4, not the official 6/9
     assert m["l2_macro_lmms_eval"]["value"] == 0.625
     rec = read_jsonl(out.run_dir / "samples.jsonl")[4]
     assert rec["sample"]["choices"] == ["The cat, the dog.", "The dog.", "Neither.", "Both."]

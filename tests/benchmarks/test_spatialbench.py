@@ -64,6 +64,7 @@ def test_official_per_task_scores(tmp_path):
     assert tasks["positional"]["value"] == round(2 / 3, 6)
     # counting: 1 - mean(|4-3|/3, |2-2|/2) = 1 - 1/6 (the open item is a bad row, not scored)
     assert tasks["counting"]["value"] == round(5 / 6, 6) and tasks["counting"]["n_units"] == 2
+    assert tasks["counting"]["n_errors"] == 1
     # headline: unweighted mean of the five task scores = (1/2 + 1/3 + 1 + 2/3 + 5/6) / 5 = 2/3
     assert off["value"] == round(2 / 3, 6) and res["primary"] == "official_task_mean"
     assert off["ci_low"] <= off["value"] <= off["ci_high"]

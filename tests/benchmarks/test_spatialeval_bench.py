@@ -45,6 +45,14 @@ def test_unparseable_options_are_bad_rows(text):
         parse_options(text)
 
 
+@pytest.mark.parametrize("oracle_option", ["", "E", "AB"])
+def test_gold_must_be_one_option_letter(oracle_option):
+    task = resolve_tasks("spatialeval_tqa")[0]
+    row = {"id": "mazenav.tqa.0.2", "text": MAZE_Q, "oracle_answer": "Yes", "oracle_option": oracle_option,
+           "oracle_full_answer": "A. Yes"}
+    assert "oracle_option" in (get_adapter(task)(row, 0, task).error or "")
+
+
 @pytest.mark.parametrize("reply,task,q,oracle,expected", [
     # Spatial-Map q0: a lettered direction first, else the first direction word
     ("A. Northeast. A lies up and to the right of B.", "spatialmap", 0, "Northeast", True),
@@ -128,11 +136,21 @@ def test_samples_per_modality(tmp_path):
         assert s[2].choices == ("Yes", "No") and s[1].meta["question_type"] == 0
 
 
+def _task_copy(tmp_path: Path, **overrides) -> str:
+    """The shipped spatialeval_vqa task file with some keys replaced."""
+    raw = yaml.safe_load(builtin_task_files()["spatialeval_vqa"].read_text())
+    raw.update(overrides)
+    path = tmp_path / "spatialeval_vqa.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return str(path)
+
+
 def test_letter_scoring_per_task_and_question_type(tmp_path):
     clone = _clone(tmp_path / "SpatialEval")
     answers = {"spatialmap.vqa.0.0": "A", "spatialmap.vqa.1.0": "B", "mazenav.vqa.0.2": "(A) Yes",
                "spatialgrid.vqa.0.0": "D", "spatialreal.vqa.0.0": "C"}
-    out = run_scripted("spatialeval_vqa", answers, tmp_path / "runs", data=str(clone))
+    task = _task_copy(tmp_path, extractor="default", prompt={})  # letters, the harness cascade
+    out = run_scripted(task, answers, tmp_path / "runs", data=str(clone))
     m = out.results["metrics"]
     # right: spatialmap 0.0, mazenav, spatialgrid = 3 of 5
     assert m["accuracy"]["value"] == pytest.approx(0.6)
@@ -147,14 +165,12 @@ _HOOK = "sample" in inspect.signature(scoring.extract).parameters
 @pytest.mark.skipif(not _HOOK, reason="scoring.extract cannot call an adapter's extractor yet (shared change)")
 def test_official_rule_through_the_pipeline(tmp_path):
     clone = _clone(tmp_path / "SpatialEval")
-    raw = yaml.safe_load(builtin_task_files()["spatialeval_vqa"].read_text())
-    raw["extractor"] = "spatialeval_bench:official_extract"
-    path = tmp_path / "spatialeval_vqa.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    path = _task_copy(tmp_path, extractor="spatialeval_bench:official_extract")
     answers = {"spatialmap.vqa.0.0": "A is to the northeast of B.",        # right
                "spatialmap.vqa.1.0": "Southwest. A is below B.",           # wrong
                "mazenav.vqa.0.2": "Yes, the exit is straight ahead.",     # right
                "spatialgrid.vqa.0.0": "Two blocks contain a cat.",        # right ("two" -> 2)
                "spatialreal.vqa.0.0": "B"}                                  # right (no official rule: letter)
-    out = run_scripted(str(path), answers, tmp_path / "runs", data=str(clone))
+    out = run_scripted(path, answers, tmp_path / "runs", data=str(clone))
+    # right: spatialmap 0.0, mazenav, spatialgrid ("Two" -> 2), spatialreal (letter) = 4 of 5
     assert out.results["metrics"]["accuracy"]["value"] == pytest.approx(0.8)

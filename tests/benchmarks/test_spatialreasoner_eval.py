@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+
 from conftest import read_jsonl
 from datasets_fixtures import png
 from paper_clone import write_clone
@@ -23,7 +25,7 @@ def clone(tmp_path):
                       "choices": Value("string"), "task": Value("string")})
     rows = []
     for i, (task, q, choices, answer, _) in enumerate(ROWS):
-        a, b = eval(choices)  # noqa: S307 - test data
+        a, b = ast.literal_eval(choices)
         rows.append({"image": {"bytes": png(i), "path": None}, "answer": answer, "choices": choices, "task": task,
                      "prompt": f"{q} Select from the following choices.\n(A) {a}\n(B) {b}"})
     return write_clone(tmp_path, "SpatialReasonerEval", {"train": rows}, feats)

@@ -1,0 +1,410 @@
+"""``spatialeval report``: a static, self-contained HTML site over a folder of runs.
+
+Pages (all plain files, readable from ``file://``; data is embedded in the pages, nothing is
+fetched):
+
+- ``index.html``: the leaderboard (models x benchmarks), its health overview and exports;
+- ``bench-<column>.html``: one task version + protocol: every run with all its metrics side by
+  side, categories, health, plots;
+- ``runs/<run>.html``: one run's metrics, health, provenance (everything in ``run.json``) and
+  its sample browser;
+- ``paper.html`` (+ ``tables.md``, ``tables.tex``): the paper's tables, published and measured;
+- ``plots/*.png|svg``, ``img/`` (sample images by hash), ``assets/`` (CSS, JS).
+
+Templates autoescape everything; JSON goes into ``<script type="application/json">`` through
+``htmlsafe_json_dumps`` (``<``, ``>``, ``&`` and ``'`` escaped), so no model output can close the
+element or become markup.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import UserError
+from .leaderboard import Column, Leaderboard, Row, build_leaderboard
+from .plots import Plot, draw
+from .published import Published, load_published, reports_dir
+from .runset import RunEntry, load_runs
+from .sampleview import ImageStore, answer_code, run_rows
+from .tables import VERIFY_HEADERS, PaperSpec, Table, build_tables, load_spec, render_latex, render_markdown, \
+    verification, verification_rows
+
+GROUPED_HINTS = ("circular", "flip", "pair", "group", "consistency", "qacc", "facc")
+
+
+@dataclass(frozen=True)
+class SiteOptions:
+    show_restricted_images: bool = False
+    paper: str | None = "spatialthinker"  # a table specification in reports/, or None
+    samples: bool = True  # sample browsers (one page per run)
+    jobs: int = 0  # worker processes; 0 = one per CPU (at most 8), 1 = none
+
+
+@dataclass
+class BuildResult:
+    out_dir: Path
+    n_runs: int
+    n_pages: int
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+# --- formatting helpers shared by every template -------------------------------------------------
+
+
+def pct(x: Any, digits: int = 1) -> str:
+    try:
+        return f"{100.0 * float(x):.{digits}f}"
+    except (TypeError, ValueError):
+        return "–"
+
+
+def num(x: Any, digits: int = 1) -> str:
+    try:
+        return f"{float(x):.{digits}f}"
+    except (TypeError, ValueError):
+        return "–"
+
+
+def ci(lo: Any, hi: Any) -> str:
+    try:
+        return f"[{100.0 * float(lo):.1f}, {100.0 * float(hi):.1f}]"
+    except (TypeError, ValueError):
+        return ""
+
+
+def http_url(url: Any) -> str:
+    """Only http(s) links leave a task file for a page (no ``javascript:`` or ``data:`` URLs)."""
+    return url if isinstance(url, str) and url.startswith(("http://", "https://")) else ""
+
+
+def environment():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(reports_dir() / "templates")), autoescape=True,
+                             undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.globals.update(pct=pct, num=num, ci=ci, version=__version__)
+    env.filters["http_url"] = http_url
+    env.policies["json.dumps_kwargs"] = {"sort_keys": False, "ensure_ascii": False, "separators": (",", ":")}
+    return env
+
+
+def script_json(obj: Any) -> str:
+    """JSON safe inside a ``<script>`` element (the same escaping as jinja's ``tojson``)."""
+    from jinja2.utils import htmlsafe_json_dumps
+
+    return str(htmlsafe_json_dumps(obj, dumps=json.dumps, ensure_ascii=False, separators=(",", ":")))
+
+
+# --- plots ---------------------------------------------------------------------------------------
+
+
+def _grouped_keys(metrics: dict[str, dict[str, Any]]) -> list[str]:
+    return [k for k, m in metrics.items()
+            if isinstance(m, dict) and ("n_groups" in m or any(h in k.lower() for h in GROUPED_HINTS))]
+
+
+def plot_jobs(lb: Leaderboard) -> tuple[list[Plot], dict[str, dict[str, Plot]]]:
+    """Every figure of the site, and for each column its bars / heatmap / gap figures."""
+    jobs: list[Plot] = []
+    per_col: dict[str, dict[str, Plot]] = {}
+    visible = lb.visible_columns()
+    rows = [r for r in lb.rows if any(c.id in r.cells and r.cells[c.id].value is not None for c in visible)]
+    if rows and visible:
+        jobs.append(Plot("heatmap", "overview", "Primary metric per model and benchmark (%)", {
+            "rows": [r.label + (" (published)" if r.kind == "published" else "") for r in rows],
+            "cols": [c.label for c in visible],
+            "matrix": [[r.cells[c.id].value if c.id in r.cells else None for c in visible] for r in rows]}))
+    for col in lb.columns:
+        mine: dict[str, Plot] = {}
+        bars = [(r.label, r.cells[col.id].value, r.cells[col.id].ci_low, r.cells[col.id].ci_high, r.kind)
+                for r in lb.rows if col.id in r.cells and r.cells[col.id].value is not None]
+        bars.sort(key=lambda b: -b[1])  # type: ignore[operator]
+        if bars:
+            mine["bars"] = Plot("bars", f"bars-{col.id}", f"{col.label}: {col.primary or 'primary metric'}",
+                                {"rows": bars})
+        best = [(r, r.cells[col.id].run) for r in lb.rows if col.id in r.cells and r.cells[col.id].run is not None
+                and r.cells[col.id].run.results is not None]
+        cats: list[str] = []
+        for _, run in best:
+            cats += [c for c in run.categories if c not in cats]  # type: ignore[union-attr]
+        if best and len(cats) > 1:
+            mine["heatmap"] = Plot("heatmap", f"heatmap-{col.id}", f"{col.label}: accuracy per category (%)", {
+                "rows": [r.label for r, _ in best], "cols": cats,
+                "matrix": [[(run.categories.get(c) or {}).get("accuracy") for c in cats] for _, run in best]})  # type: ignore[union-attr]
+        grouped: list[str] = []
+        for _, run in best:
+            grouped += [k for k in _grouped_keys(run.metrics) if k not in grouped]  # type: ignore[union-attr]
+        base = next((k for k in ("accuracy", "vanilla", "per_question") if k not in grouped
+                     and any(k in run.metrics for _, run in best)), None)  # type: ignore[union-attr]
+        if best and grouped and base:
+            mine["gap"] = Plot("gap", f"gap-{col.id}", f"{col.label}: {base} vs grouped metrics", {
+                "base_name": base, "metrics": grouped,
+                "rows": [[r.label, (run.metrics.get(base) or {}).get("value"),  # type: ignore[union-attr]
+                          {k: (run.metrics.get(k) or {}).get("value") for k in grouped}]  # type: ignore[union-attr]
+                         for r, run in best]})
+        per_col[col.id] = mine
+        jobs.extend(mine.values())
+    return jobs, per_col
+
+
+def _plot_hash(p: Plot) -> str:
+    return hashlib.sha256(json.dumps([p.kind, p.title, p.payload], sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _draw_job(args: tuple[Plot, str]) -> tuple[str, dict[str, str]]:
+    p, folder = args
+    return p.name, draw(p, Path(folder))
+
+
+# --- run pages -----------------------------------------------------------------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_state(out_dir: str, show_restricted: bool) -> tuple[Any, ImageStore]:
+    key = f"{out_dir}|{show_restricted}"
+    if _WORKER.get("key") != key:
+        _WORKER.update(key=key, env=environment(), images=ImageStore(Path(out_dir) / "img",
+                                                                       show_restricted=show_restricted))
+    return _WORKER["env"], _WORKER["images"]
+
+
+def _scoring_note(run: RunEntry, rows: list[dict[str, Any]]) -> str:
+    """Say so when the stored per-sample scoring no longer matches results.json (re-scored since)."""
+    acc = run.metrics.get("accuracy")
+    if not acc or acc.get("correct") is None:
+        return ""
+    stored = sum((r["score"] if r["score"] is not None else (r["correct"] or 0)) for r in rows if not r["error"])
+    if abs(stored - float(acc["correct"])) > 1e-6:
+        return (f"these stored answers give {stored:g} correct but results.json says {acc['correct']:g}: the run "
+                "was re-scored since (spatialeval score); the browser shows the answers as first scored")
+    return ""
+
+
+def _run_page(args: tuple[RunEntry, dict[str, Any], dict[str, Any], str, bool]) -> tuple[str, list[str], list[Any], str]:
+    """Write ``runs/<slug>.html`` up to the cross-run data; returns (slug, sample ids, answers, codes)."""
+    run, col, base_ctx, out_dir, show_restricted = args
+    env, images = _worker_state(out_dir, show_restricted)
+    rows = run_rows(run)
+    images.attach(run, rows, "../")
+    note = _scoring_note(run, rows)
+    warnings = []
+    if run.status == "incomplete":
+        h = run.health
+        warnings.append(f"Incomplete run: {h.get('n_errors', '?')} inference error(s) and "
+                        f"{(run.results or {}).get('n_missing', 0)} missing sample(s); metrics are over answered "
+                        "samples only. Rerun the same command to retry.")
+    html = env.get_template("run.html.j2").render(
+        **base_ctx, root="../", run=run, col=col, warnings=warnings, scoring_note=note,
+        data={"label": run.model_id, "slug": run.slug, "rows": rows})
+    path = Path(out_dir) / "runs" / f"{run.slug}.html"
+    path.write_text(html, encoding="utf-8")
+    codes = [answer_code(r) for r in rows]
+    return run.slug, [r["id"] for r in rows], [a for a, _ in codes], "".join(c for _, c in codes)
+
+
+def _finish_run_pages(out: Path, lb: Leaderboard, results: dict[str, tuple[list[str], list[Any], str]],
+                      col_of: dict[str, Column]) -> None:
+    """Append each run page's view of the other runs of its task (for the disagreement filter)."""
+    by_task: dict[str, list[RunEntry]] = defaultdict(list)
+    for r in lb.runs:
+        if r.slug in results:
+            by_task[r.task_id].append(r)
+    for runs in by_task.values():
+        many_cols = len({col_of[r.slug].id for r in runs}) > 1
+        per_model = defaultdict(int)
+        for r in runs:
+            per_model[r.model_id] += 1
+        maps = {}
+        for r in runs:
+            ids, answers, codes = results[r.slug]
+            maps[r.slug] = {sid: (a, c) for sid, a, c in zip(ids, answers, codes, strict=True)}
+        for r in runs:
+            ids = results[r.slug][0]
+            others = []
+            for o in runs:
+                if o is r:
+                    continue
+                label = o.model_id + (f" · {col_of[o.slug].label}" if many_cols else "") + (
+                    f" · {o.setting} · {o.run_id}" if per_model[o.model_id] > 1 else "")
+                m = maps[o.slug]
+                got = [m.get(sid, (None, " ")) for sid in ids]
+                others.append({"label": label, "slug": o.slug, "answers": [a for a, _ in got],
+                               "codes": "".join(c for _, c in got)})
+            with open(out / "runs" / f"{r.slug}.html", "a", encoding="utf-8") as fh:
+                fh.write(f'<script type="application/json" id="others">{script_json({"runs": others})}</script>\n'
+                         "</body>\n</html>\n")
+
+
+# --- the build -----------------------------------------------------------------------------------
+
+
+def _map(fn: Callable[[Any], Any], items: list[Any], jobs: int) -> Iterable[Any]:
+    if jobs <= 1 or len(items) < 4:
+        return map(fn, items)
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+    try:
+        return list(pool.map(fn, items, chunksize=max(1, len(items) // (jobs * 8))))
+    finally:
+        pool.shutdown()
+
+
+def _export(out: Path, lb: Leaderboard) -> None:
+    cols = lb.columns
+    with open(out / "leaderboard.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["model", "kind", "avg", "avg_rank", "n_columns"] + [
+            f"{c.label}:{k}" for c in cols for k in ("value", "ci_low", "ci_high", "n", "status")])
+        for r in lb.rows:
+            line: list[Any] = [r.label, r.kind, r.avg, r.avg_rank, r.n_avg]
+            for c in cols:
+                cell = r.cells.get(c.id)
+                line += ([cell.value, cell.ci_low, cell.ci_high, cell.n, cell.status] if cell else [None] * 5)
+            w.writerow(["" if x is None else x for x in line])
+    doc = {"columns": [{"id": c.id, "task": c.task_id, "version": c.version, "protocol": c.protocol,
+                        "label": c.label, "primary": c.primary, "hidden": c.hidden} for c in cols],
+           "rows": [{"label": r.label, "kind": r.kind, "avg": r.avg, "avg_rank": r.avg_rank, "n_columns": r.n_avg,
+                     "cells": {cid: {"value": c.value, "ci_low": c.ci_low, "ci_high": c.ci_high, "n": c.n,
+                                     "status": c.status, "run": str(c.run.path) if c.run else None,
+                                     "source": c.published.source if c.published else None}
+                               for cid, c in r.cells.items()}} for r in lb.rows],
+           "warnings": lb.warnings}
+    (out / "leaderboard.json").write_text(json.dumps(doc, indent=1, ensure_ascii=False), encoding="utf-8")
+
+
+def _health_rows(lb: Leaderboard) -> list[tuple[Row, Column, Any]]:
+    return [(r, c, r.cells[c.id]) for r in lb.rows for c in lb.columns
+            if c.id in r.cells and r.cells[c.id].run is not None]
+
+
+def _bench_published(col: Column, lb: Leaderboard) -> list[dict[str, Any]]:
+    return [{"label": r.label, "value": r.cells[col.id].value, "source": r.source,
+             "metric": r.cells[col.id].metric} for r in lb.rows if r.kind == "published" and col.id in r.cells]
+
+
+def _paper_cols(col: Column, spec: PaperSpec | None) -> list[Any]:
+    if spec is None:
+        return []
+    return [c for _, c in spec.columns() if any(s.task == col.task_id for s in c.sources)]
+
+
+def build_site(roots: Iterable[str | Path], out_dir: str | Path, options: SiteOptions | None = None,
+               *, published: Published | None = None) -> BuildResult:
+    t0 = time.perf_counter()
+    options = options or SiteOptions()
+    out = Path(out_dir)
+    runs = [r for r in load_runs(list(roots)) if not _inside(r.path, out)]
+    if not runs:
+        raise UserError(f"no run directory outside {out} to report on")
+    published = published if published is not None else load_published()
+    spec = load_spec(options.paper) if options.paper else None
+    lb = build_leaderboard(runs, published, spec)
+    tables: list[Table] = build_tables(spec, runs, published) if spec else []
+    checks = verification(tables)
+    jobs = options.jobs or min(8, os.cpu_count() or 1)
+
+    out.mkdir(parents=True, exist_ok=True)
+    for sub in ("assets", "plots", "runs"):
+        (out / sub).mkdir(exist_ok=True)
+    for f in (reports_dir() / "static").iterdir():
+        if f.is_file():
+            shutil.copyfile(f, out / "assets" / f.name)
+
+    env = environment()
+    built = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    base = {"built": built, "n_runs": len(runs), "has_paper": spec is not None}
+    col_of = {r.slug: c for c in lb.columns for r in c.runs}
+
+    # Run pages and figures are independent: both go to the worker pool.
+    plots, per_col = plot_jobs(lb)
+    manifest_path = out / "plots" / ".manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    todo = [p for p in plots if manifest.get(p.name) != _plot_hash(p)
+            or not all((out / "plots" / f"{p.name}.{e}").exists() for e in ("png", "svg"))]
+    page_args = [(r, _col_ctx(col_of[r.slug]), base, str(out), options.show_restricted_images)
+                 for r in runs] if options.samples else []
+    work: list[tuple[str, Any]] = [("plot", (p, str(out / "plots"))) for p in todo] + [("run", a) for a in page_args]
+    results: dict[str, tuple[list[str], list[Any], str]] = {}
+    for kind, value in _map(_dispatch, work, jobs):
+        if kind == "run":
+            slug, ids, answers, codes = value
+            results[slug] = (ids, answers, codes)
+    (out / "plots" / ".manifest.json").write_text(json.dumps({p.name: _plot_hash(p) for p in plots}))
+    plot_files = {p.name: {"png": f"{p.name}.png", "svg": f"{p.name}.svg"} for p in plots}
+
+    def pinfo(p: Plot | None) -> dict[str, Any] | None:
+        return None if p is None else {"title": p.title, "files": plot_files[p.name]}
+
+    if options.samples:
+        _finish_run_pages(out, lb, results, col_of)
+    n_pages = len(results)
+
+    overview = next((p for p in plots if p.name == "overview"), None)
+    _write(out / "index.html", env.get_template("index.html.j2").render(
+        **base, root="", warnings=lb.warnings, columns=lb.columns, rows=lb.rows, overview=pinfo(overview),
+        health_rows=_health_rows(lb)))
+    for col in lb.columns:
+        col_runs = sorted(col.runs, key=lambda r: (-(r.primary_metric().get("value") or -1), r.model_id))
+        keys: list[str] = []
+        for r in col_runs:
+            keys += [k for k in r.metrics if k not in keys]
+        cats: list[str] = []
+        for r in col_runs:
+            cats += [c for c in r.categories if c not in cats]
+        warns = [w for w in lb.warnings if f"task {col.task_id} " in w or f" {col.label}:" in w]
+        mine = per_col.get(col.id, {})
+        _write(out / f"bench-{col.id}.html", env.get_template("bench.html.j2").render(
+            **base, root="", col=col, runs=col_runs, metric_keys=keys, categories=cats, warnings=warns,
+            published=_bench_published(col, lb), paper_cols=_paper_cols(col, spec),
+            paper_title=spec.title if spec else "",
+            plots={k: pinfo(mine.get(k)) for k in ("bars", "heatmap", "gap")}))
+    if spec is not None:
+        md, tex = render_markdown(spec, tables, checks), render_latex(spec, tables, checks)
+        _write(out / "tables.md", md)
+        _write(out / "tables.tex", tex)
+        _write(out / "paper.html", env.get_template("paper.html.j2").render(
+            **base, root="", spec=spec, tables=tables, verify_headers=VERIFY_HEADERS,
+            checks=list(zip(verification_rows(checks), checks, strict=True)),
+            any_excluded=any(t.spec.rank_exclude for t in tables)))
+    _export(out, lb)
+    n_pages += 1 + len(lb.columns) + (1 if spec is not None else 0)
+    return BuildResult(out_dir=out, n_runs=len(runs), n_pages=n_pages, warnings=lb.warnings,
+                       seconds=time.perf_counter() - t0)
+
+
+def _dispatch(item: tuple[str, Any]) -> tuple[str, Any]:
+    kind, args = item
+    return (kind, _draw_job(args) if kind == "plot" else _run_page(args))
+
+
+def _col_ctx(col: Column) -> dict[str, Any]:
+    """What a run page needs of its column (small, so it travels cheaply to a worker)."""
+    return {"id": col.id, "label": col.label}
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
