@@ -10,7 +10,7 @@ export TOKENIZERS_PARALLELISM := false
 $(BIN)/spatialeval: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[hf,dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[hf,dev,ray]"
 	touch $@
 
 install: $(BIN)/spatialeval

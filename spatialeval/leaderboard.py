@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .published import Published, PublishedValue
-from .runset import RunEntry, best_run
+from .runset import RunEntry, best_run, version_key
 from .tables import PaperSpec
 
 
@@ -82,10 +82,6 @@ class Leaderboard:
         return [c for c in self.columns if not c.hidden]
 
 
-def _version_key(v: str) -> tuple[Any, ...]:
-    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[.\-]", v))
-
-
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "col"
 
@@ -100,17 +96,17 @@ def build_columns(runs: list[RunEntry]) -> tuple[list[Column], list[str]]:
     warnings = []
     for task, vs in sorted(versions.items()):
         if len(vs) > 1:
-            order = sorted(vs, key=_version_key)
+            order = sorted(vs, key=version_key)
             warnings.append(f"task {task} has runs at versions {', '.join(order)}: each version is a separate "
                             f"column and they are never averaged or ranked together; only the newest (v{order[-1]}) "
                             "is shown at first (tick 'older versions' to see the others).")
     cols = []
     for (task, version, protocol), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][2] != "default",
-                                                                                kv[0][2], _version_key(kv[0][1]))):
+                                                                                kv[0][2], version_key(kv[0][1]))):
         label = task + (f" v{version}" if len(versions[task]) > 1 else "") + (
             f" [{protocol}]" if protocol != "default" else "")
         prim = Counter(r.primary for r in rs if r.primary).most_common(1)
-        newest = max(versions[task], key=_version_key)
+        newest = max(versions[task], key=version_key)
         cols.append(Column(id=_slug(f"{task}-v{version}-{protocol}"), task_id=task, version=version,
                            protocol=protocol, label=label, runs=rs, primary=prim[0][0] if prim else None,
                            hidden=version != newest, info=best_run(rs).task_info))
@@ -221,5 +217,6 @@ def build_leaderboard(runs: list[RunEntry], published: Published | None = None,
     if published is not None:
         rows.extend(published_rows(columns, published, spec))
     score_rows(rows, columns)
-    rows.sort(key=lambda r: (r.avg is None, -(r.avg or 0.0), r.label))
+    # Rows that cover more of the visible benchmarks first (their averages are comparable), then by average.
+    rows.sort(key=lambda r: (r.avg is None, -r.n_avg, -(r.avg or 0.0), r.label))
     return Leaderboard(columns=columns, rows=rows, warnings=warnings, runs=runs)

@@ -73,7 +73,7 @@ def _heatmap(plt, p: Plot):
 
     rows, cols, m = p.payload["rows"], p.payload["cols"], p.payload["matrix"]
     data = np.array([[_pct(v) for v in r] for r in m], dtype=float)
-    fig, ax = plt.subplots(figsize=(min(2.2 + 0.55 * len(cols), 16), 1.0 + 0.24 * max(len(rows), 2)))
+    fig, ax = plt.subplots(figsize=(min(max(5.0, 2.6 + 0.55 * len(cols)), 16), 1.3 + 0.24 * max(len(rows), 2)))
     im = ax.imshow(np.ma.masked_invalid(data), aspect="auto", cmap="viridis", vmin=0, vmax=100)
     ax.set_xticks(range(len(cols)), cols, rotation=40, ha="right")
     ax.set_yticks(range(len(rows)), rows)

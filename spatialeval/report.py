@@ -38,8 +38,17 @@ from .plots import Plot, draw
 from .published import Published, load_published, reports_dir
 from .runset import RunEntry, load_runs
 from .sampleview import ImageStore, answer_code, run_rows
-from .tables import VERIFY_HEADERS, PaperSpec, Table, build_tables, load_spec, render_latex, render_markdown, \
-    verification, verification_rows
+from .tables import (
+    VERIFY_HEADERS,
+    PaperSpec,
+    Table,
+    build_tables,
+    load_spec,
+    render_latex,
+    render_markdown,
+    verification,
+    verification_rows,
+)
 
 GROUPED_HINTS = ("circular", "flip", "pair", "group", "consistency", "qacc", "facc")
 
@@ -121,10 +130,11 @@ def plot_jobs(lb: Leaderboard) -> tuple[list[Plot], dict[str, dict[str, Plot]]]:
     jobs: list[Plot] = []
     per_col: dict[str, dict[str, Plot]] = {}
     visible = lb.visible_columns()
-    rows = [r for r in lb.rows if any(c.id in r.cells and r.cells[c.id].value is not None for c in visible)]
+    rows = [r for r in lb.rows if r.kind != "published"
+            and any(c.id in r.cells and r.cells[c.id].value is not None for c in visible)]
     if rows and visible:
-        jobs.append(Plot("heatmap", "overview", "Primary metric per model and benchmark (%)", {
-            "rows": [r.label + (" (published)" if r.kind == "published" else "") for r in rows],
+        jobs.append(Plot("heatmap", "overview", "Primary metric per model and benchmark (%, measured runs)", {
+            "rows": [r.label for r in rows],
             "cols": [c.label for c in visible],
             "matrix": [[r.cells[c.id].value if c.id in r.cells else None for c in visible] for r in rows]}))
     for col in lb.columns:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -19,7 +20,7 @@ from .errors import UserError
 from .store import RESULTS, RUN_JSON, STATS
 
 
-@dataclass
+@dataclass(eq=False)  # a run is itself: compared and hashed by identity
 class RunEntry:
     """One run directory: its ``run.json``, ``results.json`` (None while unfinished) and ``stats.json``."""
 
@@ -227,12 +228,14 @@ def load_runs(roots: Iterable[str | Path], *, require: bool = True) -> list[RunE
     return runs
 
 
+def version_key(v: str) -> tuple[Any, ...]:
+    """Task versions in order: numeric parts as numbers ("10" after "9"), others as text."""
+    return tuple((0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[.\-]", v))
+
+
 def best_run(runs: list[RunEntry]) -> RunEntry:
     """The run a table cell shows when several runs compete: finished over unfinished, complete
     over incomplete, the full task over a ``--limit`` subset, then the newest."""
     return max(runs, key=lambda r: (r.results is not None, r.status == "complete", r.limit is None,
                                     r.n_samples or 0, r.created, str(r.path)))
 
-
-def model_label(model_id: str) -> str:
-    return model_id

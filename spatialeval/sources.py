@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import UserError
+from .paths import cache_root
 from .tasks import TaskSpec
 
 
@@ -216,7 +217,7 @@ def open_source(task: TaskSpec, data: str | None = None) -> Source:
                     str(p) for p in path.rglob("*.parquet" if fmt == "parquet" else "*.json*"))
                 obj = datasets.load_dataset(builder, data_files=files, split="train")
             else:  # a clone of the Hub repository: the same call as for the Hub id
-                obj = _load_hf(datasets, str(path), s)
+                obj = _load_hf(datasets, str(path), s, cache_dir=_clone_cache_dir(path))
         except UserError:
             raise
         except Exception as exc:  # noqa: BLE001 - datasets raises many types for bad data
@@ -234,6 +235,17 @@ def open_source(task: TaskSpec, data: str | None = None) -> Source:
         hint = " (HF_HUB_OFFLINE=1: pass --data PATH to a local copy)" if offline else ""
         raise UserError(f"task {task.id}: cannot load {s.dataset}{hint}: {_first_line(exc)}") from None
     return HFSource(_pick_split(ds, s.split, str(s.dataset)), described=described)
+
+
+def _clone_cache_dir(path: Path) -> str:
+    """``datasets`` keys a local repository's cache by folder name and dataset card only, so two
+    clones with one name, or a clone updated in place, would share stale rows: key it by the
+    resolved path and every file's size and mtime as well."""
+    h = hashlib.sha256(str(path.resolve()).encode())
+    for p in sorted(q for q in path.rglob("*") if q.is_file() and ".git" not in q.parts):
+        st = p.stat()
+        h.update(f"{p.relative_to(path)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return str(cache_root() / "datasets" / h.hexdigest()[:16])
 
 
 def _first_line(exc: BaseException) -> str:

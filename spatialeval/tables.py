@@ -18,7 +18,7 @@ import yaml
 
 from .errors import UserError
 from .published import Published, PublishedValue, load_published, reports_dir
-from .runset import RunEntry, best_run
+from .runset import RunEntry, best_run, version_key
 
 BANDS = ((2.5, "≤ 2.5"), (5.0, "≤ 5"), (math.inf, "> 5"))
 MEASURED_GROUP = "Measured (spatialeval)"
@@ -189,7 +189,8 @@ def measure(runs: list[RunEntry], col: ColumnSpec, prefer_protocol: tuple[str, .
         for r in cands:
             by_proto[order(r)].append(r)
         for k in sorted(by_proto):
-            m = _lookup(best_run(by_proto[k]), src)
+            newest = max((r.task_version for r in by_proto[k]), key=version_key)  # never mix versions
+            m = _lookup(best_run([r for r in by_proto[k] if r.task_version == newest]), src)
             if m is not None:
                 return m
     return None
@@ -293,8 +294,7 @@ def build_tables(spec: PaperSpec, runs: list[RunEntry], published: Published | N
             cells = []
             for col in t.columns:
                 m = vals.get(col.id)
-                notes = ("†" if m and m.incomplete else "") + ("‡" if m and m.partial else "")
-                cells.append(Cell(value=None if m is None else round(m.value, 1), notes=notes, measured=m))
+                cells.append(Cell(value=None if m is None else round(m.value, 1), notes=_flags(m), measured=m))
             measured_rows.append(Row(label=model_id, kind="measured", model=model_id, cells=cells,
                                      matched=aliases.get(model_id)))
         if measured_rows:
@@ -438,6 +438,10 @@ def table_latex(table: Table, paper: str = "") -> str:
     return "\n".join(lines)
 
 
+def _flags(m: Measured | None) -> str:
+    return "" if m is None else ("†" if m.incomplete else "") + ("‡" if m.partial else "")
+
+
 def _fmt_ci(m: Measured) -> str:
     return DASH if m.ci is None else f"[{m.ci[0]:.1f}, {m.ci[1]:.1f}]"
 
@@ -447,7 +451,7 @@ VERIFY_HEADERS = ("Table", "Column", "Measured model", "Published row", "Measure
 
 
 def verification_rows(checks: list[Check]) -> list[list[str]]:
-    return [[c.table, c.column, c.model, c.published_row, f"{c.measured.value:.1f}", _fmt_ci(c.measured),
+    return [[c.table, c.column, c.model, c.published_row, f"{c.measured.value:.1f}{_flags(c.measured)}", _fmt_ci(c.measured),
              DASH if c.measured.n is None else str(c.measured.n), f"{c.published:.1f}", f"{c.delta:+.1f}", c.band,
              DASH if c.in_ci is None else ("yes" if c.in_ci else "no")] for c in checks]
 
@@ -458,7 +462,7 @@ def verification_markdown(checks: list[Check]) -> str:
         return head + "\n\nNo measured row matches a published model (see leaderboard/models.yaml, --match)."
     lines = [head, "", "| " + " | ".join(VERIFY_HEADERS) + " |", "|---" * len(VERIFY_HEADERS) + "|"]
     lines += ["| " + " | ".join(_md_escape(x) for x in row) + " |" for row in verification_rows(checks)]
-    lines += ["", "Δ = measured − published, in points; band: ≤ 2.5, ≤ 5, > 5."]
+    lines += ["", "Δ = measured − published, in points; band: ≤ 2.5, ≤ 5, > 5. † incomplete run, ‡ a --limit subset."]
     return "\n".join(lines)
 
 

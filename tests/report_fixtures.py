@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from scripted import ScriptedRunner
@@ -42,12 +44,12 @@ def scene_output() -> str:
 
 
 def answers_a() -> dict[str, str]:
-    """Model A: right on most samples; sample 0 a scene graph, 1 hostile HTML, 2 a refusal, 3 wrong."""
+    """Model A: right on most samples; 0 a scene graph, 1 hostile HTML, 2 a refusal, 3 wrong (with HTML)."""
     out = {f"synth-0-{i:06d}": gold(i) for i in range(N)}
     out["synth-0-000000"] = scene_output()
     out["synth-0-000001"] = f"Answer: {gold(1)} {XSS_SCRIPT} {XSS_IMG} {XSS_CLOSE}"
     out["synth-0-000002"] = "Sorry, I cannot tell from this image."
-    out["synth-0-000003"] = other(gold(3))
+    out["synth-0-000003"] = f"{other(gold(3))} {XSS_IMG}"
     return out
 
 
@@ -128,6 +130,7 @@ def fake_run(root: Path, model: str, task: str, *, version: str = "1", protocol:
     return d
 
 
-def copy_tree(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst)
-    return dst
+def run_cli(*args: object) -> subprocess.CompletedProcess:
+    """The CLI in a fresh process, imported as the console script does (exit codes, stderr)."""
+    return subprocess.run([sys.executable, "-c", "from spatialeval.cli import main; main()", *map(str, args)],
+                          capture_output=True, text=True, timeout=300, env=dict(os.environ))

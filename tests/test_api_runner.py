@@ -75,7 +75,7 @@ def test_faults_are_retried_and_every_sample_answered_exactly_once(tmp_path):
     assert set(answered.values()) == {1}  # answered exactly once: no duplicate after a success
     kinds = {("ok", "429", "500", "slow", "malformed", "drop")[_bucket(k, 6)] for k in hits}
     assert {"429", "500", "slow", "malformed", "drop"} <= kinds  # every fault was exercised
-    for k, h in hits.items():
+    for h in hits.values():
         if h[0][1] == "429":  # Retry-After: 1 was honoured
             assert h[1][0] - h[0][0] >= 0.95
         if h[0][1] == "500":

@@ -44,7 +44,8 @@ def test_two_ray_workers_equal_a_single_process(local_ray, tiny_model_path, tmp_
     run = json.loads((spread.run_dir / "run.json").read_text())
     assert run["batch_size"] == 16 and run["model"]["ray"]["workers"] == 2  # 4 x 2 workers x 2
     stats = json.loads((spread.run_dir / "stats.json").read_text())
-    assert sorted(stats["ray"]["batches_per_worker"]) == [3, 3] or min(stats["ray"]["batches_per_worker"]) >= 1
+    served = stats["ray"]["batches_per_worker"]
+    assert sum(served) == 6 and min(served) >= 1  # both replicas did work
 
 
 def test_cli_flags_reach_the_ray_runner(local_ray, cli, tmp_path, tiny_model_path):
@@ -58,6 +59,7 @@ def test_cli_flags_reach_the_ray_runner(local_ray, cli, tmp_path, tiny_model_pat
 
 def test_dead_workers_become_error_records(local_ray, tiny_model_path):
     """A worker that dies (here: at start) fails its batches as errors; a rerun retries them."""
+    from spatialeval.adapters import get_adapter
     from spatialeval.prompts import build_request
     from spatialeval.records import GenerationParams
     from spatialeval.runners import make_runner
@@ -66,7 +68,6 @@ def test_dead_workers_become_error_records(local_ray, tiny_model_path):
     from spatialeval.tasks import resolve_tasks
 
     task = resolve_tasks("synth_spatial")[0]
-    from spatialeval.adapters import get_adapter
 
     samples = [get_adapter(task)(synth_row(i, seed=0), i, task) for i in range(6)]
     reqs = [build_request(s, "direct", GenerationParams(max_new_tokens=4)) for s in samples]

@@ -42,7 +42,6 @@
     const im = el("img");
     im.src = img.src;
     im.alt = "sample image";
-    im.loading = "lazy";
     link.appendChild(im);
     wrap.appendChild(link);
     if (boxes && boxes.length && img.w && img.h) {
@@ -155,9 +154,11 @@
     const cats = Array.from(new Set(rows.map((r) => r.category).filter((c) => c !== null && c !== undefined))).sort();
     cats.forEach((c) => { const o = el("option", null, c); o.value = c; ctl.cat.appendChild(o); });
     const labels = ["this run (" + (data.label || "") + ")"].concat((others.runs || []).map((o) => o.label));
+    // B starts at the first other run that shares samples with this one (else this run).
+    const firstB = 1 + (others.runs || []).findIndex((o) => /[^ ]/.test(o.codes));
     [ctl.a, ctl.b].forEach((sel, n) => labels.forEach((l, k) => {
       const o = el("option", null, l); o.value = String(k); sel.appendChild(o);
-      if ((n === 0 && k === 0) || (n === 1 && k === Math.min(1, labels.length - 1))) o.selected = true;
+      if ((n === 0 && k === 0) || (n === 1 && k === firstB)) o.selected = true;
     }));
     let page = 0;
 

@@ -10,6 +10,10 @@ accuracy per Task (Perception / Reasoning), per Subtask within a Task, per Categ
 Subtask (categories containing "attribute" merged into "<first part>/attribute"), and overall.
 Here: ``category`` = Task, ``subcategory`` = "Task/Subtask", ``meta["mme_category"]`` =
 "Task/Subtask/category", so each level is a ``by_category`` table.
+
+With ``choices_in_question: true`` the question is the official prompt's body, "<question> The
+choices are listed below:" and the "(A) ..." lines; the task's ``prompt.instruction`` adds the
+official closing sentence.
 """
 
 from __future__ import annotations
@@ -51,13 +55,16 @@ def to_sample(row: dict[str, Any], index: int, task: TaskSpec) -> Sample:
     raw = str(row.get(f["category"]) or "")
     level = "Perception" if "perception" in raw.lower() else "Reasoning"  # as the lmms-eval task reads it
     try:
-        choices = tuple(_LABEL.sub("", c).strip() for c in choices_from(row, f["choices"]))
+        raw_choices = choices_from(row, f["choices"])
+        choices = tuple(_LABEL.sub("", c).strip() for c in raw_choices)
         gold = str(row.get(f["answer"]) or "").strip().strip("()").upper()
         if gold not in LETTERS[: len(choices)]:
             raise RowError(f"answer {gold!r} is not one of the letters {LETTERS[:len(choices)]}")
         subtask = f"{level}/{raw.split('/')[-1]}"
         l2 = str(row.get("l2-category") or "")
         meta = {"l2-category": l2, "mme_category": f"{subtask}/{official_category(l2)}"}
+        if f.get("choices_in_question"):
+            question = f"{question} The choices are listed below:\n" + "\n".join(raw_choices)
         return Sample(id=sid, index=index, question=question, choices=choices, answer=gold,
                       images=(_image(row.get(f["images"])),), category=level, subcategory=subtask, meta=meta)
     except RowError as exc:

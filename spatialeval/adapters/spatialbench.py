@@ -1,19 +1,19 @@
 """SpatialBench (SpatialBot, Cai et al., ICRA 2025) through the SpatialThinker paper's copy.
 
-The original (``RussRobin/SpatialBench``) is gated and ships one JSON file per task plus image
-folders; the paper's copy (``hunarbatra/SpatialBench``) is one parquet split with ``text``,
-``answer``, ``category`` (the task) and ``question_id`` (the item's position in its task file).
+The original (``RussRobin/SpatialBench``) is gated, one JSON file per task plus image folders;
+the paper's copy (``hunarbatra/SpatialBench``) has ``text``, ``answer``, ``category`` (the task)
+and ``question_id`` (the item's position in its task file). Options written inline as
+"(A) x (B) y" become choices; a question without options is an open item (gold = answer text).
 
-Row -> Sample: options written inline as "(A) x (B) y" become choices (the question keeps them
-with ``choices_in_question: true``, else it is cut to the stem); a question without options and
-a yes/no answer gets the options Yes/No; any other answer (a bare count) is open-ended and
-becomes a bad row, since the harness scores option letters only.
+``extract`` (default): option letters by the harness cascade; an open answer by the official
+rule, the gold a (case-sensitive) substring of the reply, or for a count the first number in the
+reply (the official script needs the whole reply to be an integer). ``paper_extract``: the
+SpatialThinker script's text comparison (see ``realworldqa``).
 
 The official per-task scores (``BAAI-DCAI/SpatialBot`` ``bunny/eval/eval_spatialbench.py``) pair
 consecutive items of ``existence``, ``reach`` and ``size`` (items 2k, 2k+1): existence counts a
 pair only if both are right; reach and size score (right answers + 1 if both right) / 3 per pair;
-positional is plain accuracy; counting is 1 - mean(|pred - gt| / gt), computable here only when
-the counting options are numbers.
+positional is plain accuracy; counting is 1 - mean(|pred - gt| / gt).
 """
 
 from __future__ import annotations
@@ -24,13 +24,17 @@ from typing import Any
 
 import numpy as np
 
+from ..extraction import extract_choice
 from ..metrics import _percentile_ci, _r, _resample_ratio, answered, register_metric, sample_score
-from ..records import LETTERS, Sample, Scored
+from ..records import LETTERS, Extraction, Sample, Scored
 from ..tasks import TaskSpec
 from . import RowError, images_from, normalise_answer
+from .realworldqa import paper_extract as paper_extract  # the script scores SpatialBench like RealWorldQA
+from .realworldqa import reply_text
 
 _MARK = re.compile(r"\(([A-H])\)\s*")
 _INSTRUCTION = re.compile(r"\s*Answer with the option'?s letter[^.\n]*\.?", re.I)
+_FIRST_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
 PAIRED = ("existence", "reach", "size")
 
 
@@ -51,29 +55,46 @@ def to_sample(row: dict[str, Any], index: int, task: TaskSpec) -> Sample:
     sid = f"{category}-{qid}" if qid is not None else f"{task.id}-{index}"
     try:
         gold = str(row.get(f["answer"]) or "").strip()
+        if not gold:
+            raise RowError("gold answer is missing")
         stem, choices = split_options(text)
-        question = text if f.get("choices_in_question") or not choices else stem
-        if not choices and gold.lower() in ("yes", "no"):
-            choices = ("Yes", "No")
-        if not choices:
-            raise RowError(f"open-ended answer {gold!r} (no options): text answers are not scored by this "
-                           "harness version")
-        meta: dict[str, Any] = {"question_id": qid}
-        if category == "counting":
-            meta["choices"] = list(choices)  # the MAPE score needs the chosen option's number
+        meta: dict[str, Any] = {"question_id": qid, "gold": gold}
+        if category == "counting" and choices:
+            meta["numbers"] = [_number(c) for c in choices]  # the MAPE score needs the options' numbers
         group = f"{category}-{int(qid) // 2}" if category in PAIRED and qid is not None else None
-        return Sample(id=sid, index=index, question=question, choices=choices,
-                      answer=normalise_answer(gold, choices, "auto"), images=images_from(row, f["images"]),
-                      category=category, group=group, meta=meta)
-    except (RowError, ValueError) as exc:
+        return Sample(id=sid, index=index, question=text if f.get("choices_in_question") else stem,
+                      choices=choices, answer=normalise_answer(gold, choices, "auto") if choices else gold,
+                      images=images_from(row, f["images"]), category=category, group=group, meta=meta)
+    except ValueError as exc:  # RowError, or a question_id that is not a number
         return Sample(id=sid, index=index, question=text, category=category or None, error=f"bad row: {exc}")
 
 
-def _number(text: str) -> float | None:
+def extract(text: str, sample: dict[str, Any], finish_reason: str | None = None) -> Extraction:
+    if sample.get("choices"):
+        return extract_choice(text, sample["choices"], finish_reason=finish_reason)
+    reply, gold = reply_text(text), str(sample.get("answer"))
+    if not reply:
+        return Extraction(answer=None, failure="truncated" if finish_reason == "length" else "no_answer")
+    if _number(gold) is not None:
+        m = _FIRST_NUMBER.search(reply)
+        if m is None:
+            return Extraction(answer=None, failure="no_answer")
+        return Extraction(answer=gold if float(m.group(0)) == float(gold) else m.group(0), stage="number")
+    return Extraction(answer=gold if gold in reply else reply, stage="substring")
+
+
+def _number(text: str | None) -> float | None:
     try:
-        return float(text.strip())
+        return float(str(text).strip())
     except ValueError:
         return None
+
+
+def _count(value: str | None, numbers: list[float | None] | None) -> float | None:
+    """A count: the number of the option with this letter, or the number this text is."""
+    if numbers:
+        return numbers[LETTERS.index(value)] if value and value in LETTERS[: len(numbers)] else None
+    return None if value is None else _number(value)
 
 
 def _task_units(task: str, members: list[Scored]) -> tuple[list[float], dict[str, int]]:
@@ -93,16 +114,13 @@ def _task_units(task: str, members: list[Scored]) -> tuple[list[float], dict[str
                 a, b = (sample_score(s) for s in ps)
                 units.append(a * b if task == "existence" else (a + b + a * b) / 3)
         return units, {"n_malformed_pairs": bad, "n_incomplete_pairs": incomplete}
-    if task == "counting":
+    if task == "counting":  # 1 - |pred - gt| / gt per item; no number read -> error 1
         units = []
         for s in ans:
-            opts = s.meta.get("choices") or []
-            nums = [_number(o) for o in opts]
-            if not opts or None in nums or s.gold not in LETTERS[: len(nums)]:
-                return [], {"not_computed": len(ans)}  # non-numeric options: no MAPE
-            gt = nums[LETTERS.index(s.gold)]
-            pred = nums[LETTERS.index(s.answer)] if s.answer in LETTERS[: len(nums)] else None
-            units.append(1.0 - (1.0 if pred is None or not gt else abs(pred - gt) / gt))
+            gt, pred = _count(s.gold, s.meta.get("numbers")), _count(s.answer, s.meta.get("numbers"))
+            if not gt:
+                return [], {"not_computed": len(ans)}
+            units.append(1.0 - (1.0 if pred is None else abs(pred - gt) / gt))
         return units, {}
     return [sample_score(s) for s in ans], {}
 

@@ -3,10 +3,9 @@
 ``test_questions.jsonl`` gives ``text`` = question, one "(A) option" line per option and the
 instruction "Answer with the option's letter from the given choices directly.", ``label`` = the
 gold letter, and ``image`` = a path inside the dataset repository (``direct_attributes/...``),
-not an Image feature. The options are read back out of the text; the question becomes the stem
-(the direct prompt style lists the options and appends the same instruction), or stays whole
-with ``choices_in_question: true``. A relative image path is resolved against a local clone
-(``--data``) or fetched from the Hub at the task's pinned revision.
+not an Image feature. The options are read back out of the text; the question stays whole with
+``choices_in_question: true``, else it is cut to the stem. A relative image path is resolved
+against a local clone (``--data``) or fetched from the Hub at the task's pinned revision.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from ..tasks import TaskSpec
 from . import RowError, images_from
 
 _OPTION = re.compile(r"^\s*\(([A-Z])\)\s*(.*?)\s*$")
-INSTRUCTION = "Answer with the option's letter from the given choices directly."
 
 
 def split_options(text: str) -> tuple[str, tuple[str, ...]]:
@@ -56,8 +54,8 @@ def to_sample(row: dict[str, Any], index: int, task: TaskSpec) -> Sample:
         gold = str(row.get(f["answer"]) or "").strip().strip("()").upper()
         if gold not in LETTERS[: len(choices)]:
             raise RowError(f"label {gold!r} is not one of the letters {LETTERS[:len(choices)]}")
-        question = text.replace(INSTRUCTION, "").rstrip() if f.get("choices_in_question") else stem
-        return Sample(id=sid, index=index, question=question, choices=choices, answer=gold,
+        return Sample(id=sid, index=index, question=text if f.get("choices_in_question") else stem,
+                      choices=choices, answer=gold,
                       images=_image(row, f["images"], task), category=str(row.get(f["category"])))
     except RowError as exc:
         cat = row.get(f["category"])

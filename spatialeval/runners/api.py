@@ -332,8 +332,7 @@ class APIRunner:
     def __init__(self, provider: str, model: str, *, base_url: str | None = None, api_key: str | None = None,
                  api_key_source: str | None = None, concurrency: int = 8, timeout: float = 120.0,
                  max_retries: int = 6, image_detail: str = "auto", max_cost: float | None = None,
-                 price: tuple[float, float] | None = None, backoff_base: float = 1.0, backoff_cap: float = 60.0,
-                 seed: int = 0):
+                 price: tuple[float, float] | None = None, backoff_base: float = 1.0, backoff_cap: float = 60.0):
         if provider not in PROVIDERS:
             raise UserError(f"unknown API provider '{provider}' (choose from {', '.join(PROVIDERS)})")
         if image_detail not in IMAGE_DETAILS:
@@ -554,6 +553,7 @@ def parse_model(model: str) -> tuple[str, str]:
 
 def make_api_runner(model: str, *, seed: int = 0, base_url: str | None = None, api_key: str | None = None,
                     **options: Any) -> APIRunner:
+    """``seed`` is accepted for symmetry with the other runners; each request carries its own."""
     import os
 
     provider, name = parse_model(model)
@@ -564,8 +564,7 @@ def make_api_runner(model: str, *, seed: int = 0, base_url: str | None = None, a
     if api_key is None and os.environ.get(spec["key_env"]):
         api_key, source = os.environ[spec["key_env"]], f"env:{spec['key_env']}"
     base_url = base_url or os.environ.get(spec["base_env"]) or None
-    return APIRunner(provider, name, base_url=base_url, api_key=api_key, api_key_source=source, seed=seed,
-                     **options)
+    return APIRunner(provider, name, base_url=base_url, api_key=api_key, api_key_source=source, **options)
 
 
 def estimate(requests: list[Request], model: str, *, image_detail: str = "auto",

@@ -171,6 +171,22 @@ class VLLMRunner:
         self._image_limit = max([self.max_images, 1] + [len(r.images) for r in requests or []])
         self._llm = LLM(**self.engine_args(self._image_limit))
 
+    def close(self) -> None:
+        """Shut the engine down and give its GPU memory back (before the next model of a run)."""
+        if self._llm is None:
+            return
+        import gc
+
+        self._llm = None
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:
+            pass
+
     # -- generation -----------------------------------------------------------------------------
     def to_engine_inputs(self, requests: list[Request]) -> tuple[list[dict[str, Any] | None], list[Response | None]]:
         """Requests -> vLLM prompt dicts (``prompt`` + ``multi_modal_data``); per-sample faults as errors."""

@@ -62,7 +62,11 @@ def test_micro_accuracy_per_task_subtask_and_category(tmp_path):
     rec = read_jsonl(out.run_dir / "samples.jsonl")[0]
     assert rec["sample"]["choices"] == ["red", "blue", "green", "white", "All the above answers are wrong"]
     assert rec["sample"]["images"][0]["sha256"]  # the base64 string was decoded to the PNG bytes
-    assert "E. All the above answers are wrong" in rec["messages"][0]["content"][-1]["text"]
+    # the official prompt (README; lmms-eval mme_realworld_doc_to_text)
+    assert rec["messages"][0]["content"][-1]["text"] == (
+        "What is the colour of object 0? The choices are listed below:\n" + "\n".join(OPTS) + "\n"
+        "Select the best answer to the above multiple-choice question based on the image. Respond with only the "
+        "letter (A, B, C, D, or E) of the correct option.\nThe best answer is:")
 
 
 def test_bad_base64_is_a_bad_row(tmp_path):

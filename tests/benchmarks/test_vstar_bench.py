@@ -54,9 +54,9 @@ def test_accuracy_per_category_and_repository_images(tmp_path):
     assert m["by_category"]["table"]["direct_attributes"]["accuracy"] == round(2 / 3, 6)
     assert m["by_category"]["table"]["relative_position"]["accuracy"] == 0.5
     rec = read_jsonl(out.run_dir / "samples.jsonl")[0]
-    # the question is re-rendered as stem + "A. ..." lines + the same instruction (as lmms-eval does)
+    # the text as released: "(A) ..." lines and the letter instruction, nothing added
     text = rec["messages"][0]["content"][-1]["text"]
-    assert text == f"{ROWS[0][1]}\nA. black\nB. white\nC. red\nD. blue\n{INSTR}"
+    assert text == f"{ROWS[0][1]}\n(A) black\n(B) white\n(C) red\n(D) blue\n{INSTR}"
     assert rec["sample"]["images"][0]["path"].endswith("direct_attributes/sa_0.jpg")
     assert rec["sample"]["images"][0]["sha256"]
 
@@ -69,10 +69,19 @@ def test_hub_image_that_cannot_be_fetched_is_a_bad_row():
     assert s.error and "cannot fetch image 'direct_attributes/missing.jpg'" in s.error
 
 
-def test_choices_in_question_keeps_the_text_and_does_not_repeat_the_instruction():
+def test_without_choices_in_question_the_stem_is_kept():
     task = resolve_tasks("vstar_bench")[0]
-    task = replace(task, fields={**task.fields, "choices_in_question": True})
+    task = replace(task, fields={**task.fields, "choices_in_question": False})
     row = {"question_id": 1, "image": "x.jpg", "category": "c", "text": f"Q?\n(A) x\n(B) y\n{INSTR}", "label": "(B)",
            "__base_dir__": "/data"}
     s = to_sample(row, 0, task)
-    assert s.question == "Q?\n(A) x\n(B) y" and s.answer == "B" and s.images[0].path == "/data/x.jpg"
+    assert s.question == "Q?" and s.choices == ("x", "y") and s.answer == "B" and s.images[0].path == "/data/x.jpg"
+
+
+def test_spatialthinker_protocol_lists_the_options_after_the_stem(tmp_path):
+    said = {str(i): f"<answer> ({r[3]}) x </answer>" for i, r in enumerate(ROWS)}
+    out = run_scripted("vstar_bench", said, tmp_path / "runs", data=str(clone(tmp_path)), protocol="spatialthinker",
+                       prompt_style="spatialthinker")
+    assert out.results["metrics"]["accuracy"]["value"] == 1.0
+    text = read_jsonl(out.run_dir / "samples.jsonl")[3]["messages"][0]["content"][-1]["text"]
+    assert text.endswith(f"{ROWS[3][1]}\nOptions:\n(A) left\n(B) right") and INSTR not in text
