@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from pathlib import Path
@@ -11,46 +10,12 @@ from typing import Any
 import click
 
 from . import __version__
+from .cli_common import _ci, _pct, format_table, user_errors  # noqa: F401 - re-exported for older imports
 from .cli_scale import merge_cmd, scale_options
 from .errors import UserError
 
 DEFAULT_MODELS = "tiny-qwen2.5-vl,random"
 DEFAULT_TASKS = "synth_spatial"
-
-
-def user_errors(fn):
-    """Bad input -> one line on stderr, exit code 2, no traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except UserError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted: completed batches are saved; rerun the same command to resume", err=True)
-            sys.exit(130)
-
-    return wrapper
-
-
-def format_table(headers: list[str], rows: list[list[Any]]) -> str:
-    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}"
-
-
-def _ci(m: dict[str, Any]) -> str:
-    if m.get("ci_low") is None:
-        return "-"
-    return f"[{_pct(m['ci_low'])}, {_pct(m['ci_high'])}]"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

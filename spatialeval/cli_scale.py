@@ -185,7 +185,7 @@ def merge_cmd(path: Path, keep_shards: bool, allow_missing: bool) -> None:
 
 def merge_paths(path: Path, *, keep_shards: bool = False, allow_missing: bool = False) -> bool:
     """Merge every sharded run at or under ``path``, one summary line each; True if any is incomplete."""
-    from .cli import _ci, _pct
+    from .cli_common import _ci, _pct
     from .shards import find_sharded_runs, merge
 
     if not path.exists():

@@ -17,7 +17,7 @@ def user_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from .cli import user_errors as handle
+        from .cli_common import user_errors as handle
 
         return handle(fn)(*args, **kwargs)
 
@@ -69,7 +69,7 @@ def compare_cmd(a: Path, b: Path, html_path: Path | None, seed: int, n_boot: int
     samples, Holm-adjusted across benchmarks. Samples are paired by id; different task versions
     are refused.
     """
-    from .cli import format_table
+    from .cli_common import format_table
     from .compare import HEADERS, compare, render_html, side_label, table_rows
 
     rows, warnings = compare([a], [b], seed=seed, n_boot=n_boot)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from ..cli import format_table, user_errors
+from ..cli_common import format_table, user_errors
 from ..errors import UserError
 from ..stvqa import CATEGORIES
 
