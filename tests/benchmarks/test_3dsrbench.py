@@ -16,7 +16,7 @@ from spatialeval.tasks import SourceSpec
 
 needs_data_files = pytest.mark.skipif(
     "data_files" not in SourceSpec.__dataclass_fields__,
-    reason="needs the source.data_files hook (tasks.py/sources.py; see docs/benchmarks/core.md)")
+    reason="needs the source.data_files hook (tasks.py/sources.py; see docs/BENCHMARKS.md)")
 TSV = "3dsrbench_v1_vlmevalkit_circular.tsv"
 
 # family base qid -> (detailed type, options, gold index, flipped?, wrong qids)

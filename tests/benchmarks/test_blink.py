@@ -13,7 +13,7 @@ from spatialeval.tasks import SourceSpec
 
 pytestmark = pytest.mark.skipif(
     "configs" not in SourceSpec.__dataclass_fields__,
-    reason="needs the multi-config source hook (source.configs in tasks.py/sources.py; see docs/benchmarks/core.md)")
+    reason="needs the multi-config source hook (source.configs in tasks.py/sources.py; see docs/BENCHMARKS.md)")
 
 # subtask -> (images per item, [correct?] per val row)
 PLAN = {
