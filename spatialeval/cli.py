@@ -165,6 +165,44 @@ def import_cmd(fmt: str, file: Path, task: str, data: str | None, model_name: st
     click.echo(f"{res['primary']}: {_pct(prim['value'])} {_ci(prim)} n={prim['n']}")
 
 
+@main.command("judge")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--judge-model", required=True,
+              help="The judge, e.g. openai:gpt-4-0314 (MMVP's official grader) or openai:gpt-4o; any "
+                   "OpenAI-compatible endpoint with --base-url.")
+@click.option("--judge", "judge_name", default=None,
+              help="Judge prompt (default: the task's official one: mmvp_gpt4, hallusionbench_gpt4).")
+@click.option("--base-url", default=None, help="OpenAI-compatible endpoint (default: $OPENAI_BASE_URL or OpenAI).")
+@click.option("--api-key", default=None, help="API key (default: $OPENAI_API_KEY); never written anywhere.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the response cache.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@user_errors
+def judge_cmd(run_dir: Path, judge_model: str, judge_name: str | None, base_url: str | None,
+              api_key: str | None, concurrency: int, no_cache: bool, cache_dir: Path | None) -> None:
+    """Re-grade a run's stored outputs with the benchmark's official LLM-judge prompt (optional; the
+    default score is rule-based). Writes RUN_DIR/judge/<judge>__<model>/ with verdicts and results."""
+    from .cache import ResponseCache
+    from .judge import run_judge
+    from .paths import cache_root
+
+    if not (run_dir / "run.json").exists():
+        raise UserError(f"{run_dir}: not a run directory (no run.json)")
+    cache = None if no_cache else ResponseCache((cache_dir or cache_root()) / "responses.sqlite")
+    try:
+        res = run_judge(run_dir, judge_model, judge=judge_name, cache=cache,
+                        api={"base_url": base_url, "api_key": api_key, "concurrency": concurrency})
+    finally:
+        if cache is not None:
+            cache.close()
+    j = res["judge"]
+    click.echo(f"judged {j['n_judged']} sample(s) with {judge_model} ({j['judge']}, prompt {j['prompt_hash']}); "
+               f"{j['n_judge_failures']} judge failure(s) recorded, not guessed")
+    for k, m in res["metrics"].items():
+        click.echo(f"  {k}: {_pct(m.get('value'))} {_ci(m)} n={m.get('n')}")
+    click.echo(f"written to {res['_dir']}")
+
+
 @main.command("tasks")
 @user_errors
 def tasks_cmd() -> None:

@@ -118,6 +118,7 @@ def test_sft_then_grpo_changes_weights_and_the_checkpoint_is_evaluated_by_the_ha
     info = json.loads((tmp_path / "grpo" / "train.json").read_text())
     assert info["global_steps"] == 3 and info["time_s"]["train"] > 0
     assert info["eval_command"].startswith(f"spatialeval run -m {result.checkpoint}")
+    assert result.checkpoint.name == "tiny-vanilla-grpo-final"
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= {p.name for p in result.checkpoint.iterdir()}
 
     (outcome,) = spatialeval.evaluate(str(result.checkpoint), "synth_spatial", limit=8, output_dir=tmp_path / "runs",

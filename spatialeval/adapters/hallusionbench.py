@@ -51,6 +51,7 @@ def to_sample(row: dict[str, Any], index: int, task: TaskSpec) -> Sample:
         images = images_from(row, f["images"]) if f.get("images") else ()
         no_figure = str(row["category"]) == "VS" and str(row["figure_id"]) == "0"
         meta = {c: str(row[c]) for c in ("visual_input", "set_id", "figure_id", "question_id")}
+        meta["gt_answer_details"] = str(row.get("gt_answer_details") or "")  # the reference the judge sees
         meta["figure_key"] = None if no_figure else _key(row, ("category", "subcategory", "set_id", "figure_id"))
         meta["unclear_counts"] = no_figure
         return Sample(id=sid, index=index, question=str(row[qcol]), choices=CHOICES, answer=GOLD[gold],

@@ -7,8 +7,9 @@ checkpoint folder or a Hub id), a left-padded processor with the recipe's pixel 
 ``RewardMonitor`` (loud warnings) and a ``metrics.jsonl`` of every logged step.
 
 Output directory: ``train.json`` (recipe, data, versions, label-similarity backend, reward health,
-time), ``metrics.jsonl``, TRL's intermediate checkpoints, and ``final/``: model and processor in
-Hugging Face format, which ``spatialeval run -m <dir>/final`` evaluates directly.
+time), ``metrics.jsonl``, TRL's intermediate checkpoints, and ``<recipe>-final/``: model and
+processor in Hugging Face format, which ``spatialeval run -m <dir>/<recipe>-final`` evaluates
+directly (the folder name becomes the model's name in run directories and reports).
 """
 
 from __future__ import annotations
@@ -191,7 +192,7 @@ def train(recipe: Recipe, output_dir: str | Path, *, method: str | None = None) 
     t_train = time.perf_counter()
     trainer.train()
     t_train = time.perf_counter() - t_train
-    final = out / "final"
+    final = out / f"{recipe.name}-final"  # the folder name is the run slug in `spatialeval run`
     trainer.save_model(str(final))
     processor.save_pretrained(str(final))
     info.update({
