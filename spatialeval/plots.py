@@ -46,25 +46,39 @@ def _pct(x: float | None) -> float:
     return math.nan if x is None else 100.0 * x
 
 
+def _margins(fig, labels: list[str], *, bottom_in: float = 0.45, top_in: float = 0.3, right_in: float = 0.2) -> None:
+    """Room for the y tick labels and the title, in inches (cheaper than tight_layout's extra draw)."""
+    w, h = fig.get_size_inches()
+    left_in = 0.25 + 0.062 * max((len(x) for x in labels), default=4)
+    fig.subplots_adjust(left=min(0.6, left_in / w), right=1 - right_in / w, bottom=bottom_in / h, top=1 - top_in / h)
+
+
 def _bars(plt, p: Plot):
     rows = p.payload["rows"]  # [label, value, lo, hi, kind], best first
     n = len(rows)
     fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.22 * max(n, 2)))
     ys = list(range(n))[::-1]
-    for y, (_label, v, lo, hi, kind) in zip(ys, rows, strict=True):
-        if kind == "published":
-            ax.plot([_pct(v)], [y], marker="D", mfc="white", mec=PUBLISHED, ms=5, ls="none")
-            continue
-        color = BASELINE if kind == "baseline" else MEASURED
-        ax.barh(y, _pct(v), color=color, height=0.65)
-        if lo is not None and hi is not None:
-            ax.errorbar(_pct(v), y, xerr=[[_pct(v) - _pct(lo)], [_pct(hi) - _pct(v)]], fmt="none", ecolor="black",
-                        elinewidth=0.8, capsize=2)
+    measured = [(y, r) for y, r in zip(ys, rows, strict=True) if r[4] != "published"]
+    published = [(y, r) for y, r in zip(ys, rows, strict=True) if r[4] == "published"]
+    if measured:  # one call per artist kind, not one per row: drawing time stays flat in the row count
+        ax.barh([y for y, _ in measured], [_pct(r[1]) for _, r in measured], height=0.65,
+                color=[BASELINE if r[4] == "baseline" else MEASURED for _, r in measured])
+        with_ci = [(y, r) for y, r in measured if r[2] is not None and r[3] is not None]
+        if with_ci:
+            ax.errorbar([_pct(r[1]) for _, r in with_ci], [y for y, _ in with_ci],
+                        xerr=[[_pct(r[1]) - _pct(r[2]) for _, r in with_ci], [_pct(r[3]) - _pct(r[1]) for _, r in with_ci]],
+                        fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
+    if published:
+        ax.plot([_pct(r[1]) for _, r in published], [y for y, _ in published], marker="D", mfc="white",
+                mec=PUBLISHED, ms=5, ls="none", label="published (no CI)")
+        ax.legend(loc="lower right", fontsize=7, frameon=False)
     ax.set_yticks(ys, [r[0] for r in rows])
+    ax.set_ylim(-0.6, n - 0.4)
     ax.set_xlim(0, 100)
     ax.set_xlabel(p.payload.get("xlabel", "score (%) with 95% CI"))
     ax.set_title(p.title)
     ax.grid(axis="x", lw=0.3, alpha=0.5)
+    _margins(fig, [r[0] for r in rows])
     return fig
 
 
@@ -73,7 +87,9 @@ def _heatmap(plt, p: Plot):
 
     rows, cols, m = p.payload["rows"], p.payload["cols"], p.payload["matrix"]
     data = np.array([[_pct(v) for v in r] for r in m], dtype=float)
-    fig, ax = plt.subplots(figsize=(min(max(5.0, 2.6 + 0.55 * len(cols)), 16), 1.3 + 0.24 * max(len(rows), 2)))
+    bottom_in = 0.3 + 0.055 * max((len(c) for c in cols), default=4)
+    fig, ax = plt.subplots(figsize=(min(max(5.0, 2.6 + 0.55 * len(cols)), 16),
+                                    0.6 + bottom_in + 0.22 * max(len(rows), 2)))
     im = ax.imshow(np.ma.masked_invalid(data), aspect="auto", cmap="viridis", vmin=0, vmax=100)
     ax.set_xticks(range(len(cols)), cols, rotation=40, ha="right")
     ax.set_yticks(range(len(rows)), rows)
@@ -86,6 +102,7 @@ def _heatmap(plt, p: Plot):
     fig.colorbar(im, ax=ax, fraction=0.04, pad=0.02, label="accuracy (%)")
     ax.set_title(p.title)
     ax.spines[:].set_visible(False)
+    _margins(fig, rows, bottom_in=bottom_in, right_in=0.9)
     return fig
 
 
@@ -93,26 +110,29 @@ def _gap(plt, p: Plot):
     rows = p.payload["rows"]  # [label, per_question, {metric: value}]
     metrics = p.payload["metrics"]
     n = len(rows)
-    fig, ax = plt.subplots(figsize=(6.4, 1.0 + 0.24 * max(n, 2)))
+    fig, ax = plt.subplots(figsize=(6.4, 0.9 + 0.22 * max(n, 2)))
     ys = list(range(n))[::-1]
-    markers = "osD^v<>"
-    for y, (_label, base, grouped) in zip(ys, rows, strict=True):
-        for k, name in enumerate(metrics):
-            g = grouped.get(name)
-            if g is None or base is None:
-                continue
-            ax.plot([_pct(g), _pct(base)], [y, y], color="#bbbbbb", lw=1, zorder=1)
-            ax.plot([_pct(g)], [y], marker=markers[(k + 1) % len(markers)], color=GROUPED, ms=4, ls="none",
-                    label=name if y == ys[0] else None, zorder=2)
-        if base is not None:
-            ax.plot([_pct(base)], [y], marker="o", color=MEASURED, ms=4, ls="none",
-                    label=p.payload.get("base_name", "per question") if y == ys[0] else None, zorder=3)
+    markers = "sD^v<>p"
+    for k, name in enumerate(metrics):
+        pts = [(y, r[1], r[2].get(name)) for y, r in zip(ys, rows, strict=True)
+               if r[1] is not None and r[2].get(name) is not None]
+        if not pts:
+            continue
+        ax.hlines([y for y, _, _ in pts], [_pct(g) for _, _, g in pts], [_pct(b) for _, b, _ in pts],
+                  color="#bbbbbb", lw=1, zorder=1)
+        ax.plot([_pct(g) for _, _, g in pts], [y for y, _, _ in pts], marker=markers[k % len(markers)],
+                color=GROUPED, ms=4, ls="none", label=name, zorder=2)
+    base = [(y, r[1]) for y, r in zip(ys, rows, strict=True) if r[1] is not None]
+    ax.plot([_pct(b) for _, b in base], [y for y, _ in base], marker="o", color=MEASURED, ms=4, ls="none",
+            label=p.payload.get("base_name", "per question"), zorder=3)
     ax.set_yticks(ys, [r[0] for r in rows])
+    ax.set_ylim(-0.6, n - 0.4)
     ax.set_xlim(0, 100)
     ax.set_xlabel("score (%)")
     ax.set_title(p.title)
     ax.grid(axis="x", lw=0.3, alpha=0.5)
     ax.legend(loc="lower right", fontsize=7, frameon=False)
+    _margins(fig, [r[0] for r in rows])
     return fig
 
 
@@ -123,7 +143,6 @@ def draw(p: Plot, folder: Path) -> dict[str, str]:
     """Render ``p`` into ``folder/<name>.png`` and ``.svg``; returns their file names."""
     plt = _plt()
     fig = _KINDS[p.kind](plt, p)
-    fig.tight_layout()
     folder.mkdir(parents=True, exist_ok=True)
     out = {}
     for ext in ("png", "svg"):

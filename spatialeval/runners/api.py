@@ -477,6 +477,8 @@ class APIRunner:
             status, headers, data = self._http.post(url, payload, self._headers())
         except TimeoutError as exc:
             raise _Retryable(f"timeout after {self.timeout:g}s") from exc
+        except ssl.SSLCertVerificationError as exc:  # retrying cannot fix a certificate
+            raise _Final(self._redact(f"TLS: {short_error(exc)}")) from exc
         except (ConnectionError, http.client.HTTPException, OSError) as exc:
             raise _Retryable(self._redact(f"connection: {short_error(exc)}")) from exc
         if status != 200:
