@@ -5,12 +5,12 @@ BIN := $(VENV)/bin
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-fast lint clean
+.PHONY: install demo test test-fast lint clean browser
 
 $(BIN)/spatialeval: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[hf,dev,ray]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[hf,dev,ray,train]"
 	touch $@
 
 install: $(BIN)/spatialeval
@@ -21,8 +21,13 @@ demo: install  ## install, then evaluate the tiny model and the random baseline 
 lint: install
 	$(BIN)/ruff check spatialeval tests
 
-test: lint  ## install, lint, run the whole test suite (CPU, offline)
-	$(BIN)/pytest
+# Headless Chromium for the report's browser tests (Debian's package; browser downloads fail offline).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && SUDO= || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
+
+test: lint browser  ## install, lint, run the whole test suite (CPU, offline)
+	SPATIALEVAL_REQUIRE_BROWSER=1 $(BIN)/pytest
 
 test-fast: install
 	$(BIN)/pytest -m "not slow"

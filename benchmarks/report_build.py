@@ -8,7 +8,8 @@ whole-batch write ids, results.json computed by the real metrics code, stats.jso
 allow redistribution, short and reasoning-style outputs, SpatialThinker scene graphs for some
 models, and a grouped (pair) metric on a third of the tasks. Then times ``build_site`` into a
 fresh folder (cold: every page, plot and image written) and again into the same folder (warm:
-unchanged plots reused), with and without the sample browsers. Prints a Markdown report.
+unchanged pages and plots kept), after adding one model, and without the sample browsers.
+Prints a Markdown report.
 """
 
 from __future__ import annotations
@@ -134,6 +135,16 @@ def make_runs(root: Path, models: int, tasks: int, samples: int) -> Path:
     return runs
 
 
+def timed_build(roots: list[Path], out: Path, options: SiteOptions) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process and its workers) of one build."""
+    t0 = os.times()
+    build_site(roots, out, options)
+    t1 = os.times()
+    cpu = (t1.user - t0.user) + (t1.system - t0.system) + (t1.children_user - t0.children_user) + (
+        t1.children_system - t0.children_system)
+    return t1.elapsed - t0.elapsed, cpu
+
+
 def machine() -> str:
     cpu = platform.processor() or ""
     try:
@@ -154,29 +165,45 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--jobs", type=int, default=0, help="build_site jobs (0 = one per CPU, at most 8)")
     args = ap.parse_args()
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="report-bench-") as tmp:
         tmp_path = Path(tmp)
         t0 = time.perf_counter()
         runs = make_runs(tmp_path, args.models, args.tasks, args.samples)
         made = time.perf_counter() - t0
-        figures: dict[str, list[float]] = {"cold": [], "warm": [], "cold, --no-samples": []}
+        figures: dict[str, list[tuple[float, float]]] = {
+            "cold: first build into an empty folder": [],
+            "cold, --no-samples (no sample browsers)": [],
+            "rebuild, nothing changed": [],
+            f"rebuild after adding one model ({args.tasks} new runs)": []}
+        names = list(figures)
         for k in range(args.repeats):
             out = tmp_path / f"site{k}"
-            figures["cold"].append(build_site([runs], out, SiteOptions(jobs=args.jobs)).seconds)
-            figures["warm"].append(build_site([runs], out, SiteOptions(jobs=args.jobs)).seconds)
-            figures["cold, --no-samples"].append(
-                build_site([runs], tmp_path / f"nos{k}", SiteOptions(jobs=args.jobs, samples=False)).seconds)
+            extra = tmp_path / f"extra{k}"
+            figures[names[0]].append(timed_build([runs], out, SiteOptions(jobs=args.jobs)))
+            figures[names[1]].append(timed_build([runs], tmp_path / f"nos{k}", SiteOptions(jobs=args.jobs, samples=False)))
+            figures[names[2]].append(timed_build([runs], out, SiteOptions(jobs=args.jobs)))
+            for t in range(args.tasks):  # one more model: every task's pages and plots change
+                task = f"bench_task_{t:02d}"
+                folder = tmp_path / "tasks" / task
+                images = [(str(folder / "images" / f"{i}.png"), hashlib.sha256((folder / "images" / f"{i}.png")
+                                                                             .read_bytes()).hexdigest())
+                          for i in range(args.samples)]
+                write_run(extra, f"new-model-{k}", task, folder / f"{task}.yaml", images, args.samples,
+                          grouped=t % 3 == 0, style=1, seed=k)
+            figures[names[3]].append(timed_build([runs, extra], out, SiteOptions(jobs=args.jobs)))
         size = sum(f.stat().st_size for f in (tmp_path / "site0").rglob("*") if f.is_file())
     n_runs = args.models * args.tasks
     print(f"## Report build: {args.models} models x {args.tasks} tasks = {n_runs} runs, "
           f"{args.samples} samples each\n")
     print(f"Command: `{' '.join([Path(sys.executable).name, *sys.argv])}`  ")
-    print(f"Machine: {machine()}  ")
+    print(f"Machine: {machine()}; 1-minute load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after  ")
     print(f"Fixture generation (not timed below): {made:.1f} s; site size {size / 1e6:.1f} MB\n")
-    print("| build | median (s) | all repeats (s) |")
-    print("|---|---|---|")
+    print("| build | wall, median (s) | CPU, median (s) | wall / CPU of each repeat (s) |")
+    print("|---|---|---|---|")
     for name, xs in figures.items():
-        print(f"| {name} | {statistics.median(xs):.2f} | {', '.join(f'{x:.2f}' for x in xs)} |")
+        print(f"| {name} | {statistics.median(w for w, _ in xs):.2f} | {statistics.median(c for _, c in xs):.2f} | "
+              + ", ".join(f"{w:.2f} / {c:.2f}" for w, c in xs) + " |")
 
 
 if __name__ == "__main__":

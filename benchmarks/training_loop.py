@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 TRAIN = [  # (recipe, method, starting checkpoint recipe)
     ("tiny-sft", "sft", None),
     ("tiny-grpo", "grpo", "tiny-sft"),
-    ("tiny-sft-reasoning", "sft", None),
+    ("tiny-sft-reasoning", "sft", "tiny-sft"),
     ("tiny-vanilla-grpo", "grpo", "tiny-sft-reasoning"),
 ]
 EVAL_STYLE = {"tiny-sft": ("spatialthinker", 256), "tiny-grpo": ("spatialthinker", 256),
@@ -56,9 +56,9 @@ def plot(out: Path, png: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
-    for ax, name, comps in ((axes[0], "tiny-grpo", ["format", "count", "accuracy", "spatial"]),
+    for ax, name, comps in ((axes[0], "tiny-grpo (dense spatial reward)", ["format", "count", "accuracy", "spatial"]),
                             (axes[1], "tiny-vanilla-grpo", ["vanilla_format", "vanilla_accuracy"])):
-        path = out / "checkpoints" / name / "metrics.jsonl"
+        path = out / "checkpoints" / name.split()[0] / "metrics.jsonl"
         if not path.exists():
             continue
         rows = [json.loads(line) for line in path.read_text().splitlines()]
@@ -68,8 +68,9 @@ def plot(out: Path, png: Path) -> None:
             ys = [r.get(f"rewards/{c}/mean") for r in rows]
             ax.plot(steps, _smooth(ys), label=c.replace("vanilla_", ""))
         ax.plot(steps, _smooth([r["reward"] for r in rows]), "k--", label="total (weighted)")
-        ax.set_title(f"{name}: reward components (mean per step, smoothed over 10)")
+        ax.set_title(name, fontsize=10)
         ax.set_xlabel("GRPO step")
+        ax.set_ylabel("mean reward (running mean of 10 steps)", fontsize=8)
         ax.set_ylim(-0.02, 1.02)
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -133,6 +134,12 @@ def main() -> None:
     print("\n| model | " + " | ".join(cats) + " |\n|---|" + "---|" * len(cats))
     for label, style, *_, per in rows:
         print(f"| {label} ({style}) | " + " | ".join(f"{100 * per.get(c, 0):.0f}" for c in cats) + " |")
+    for recipe, _, _ in TRAIN:
+        info_path = ck / recipe / "train.json"
+        if info_path.exists():
+            info = json.loads(info_path.read_text())
+            print(f"train {recipe}: {info['global_steps']} steps, {info['n_examples']} examples, "
+                  f"time {info['time_s']}, reward health {info.get('reward_health', '-')}")
     print("\ntimes (s):", json.dumps(state["times_s"], indent=1))
 
 

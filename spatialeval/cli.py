@@ -68,7 +68,8 @@ def main() -> None:
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @scale_options
 @user_errors
-def run(models: str, tasks: str, backend: str, limit: int | None, seed: int, output_dir: Path, batch_size: int,
+def run(models: str, tasks: str, backend: str, limit: int | None, seed: int, output_dir: Path,
+        batch_size: int | None,
         max_new_tokens: int | None, temperature: float, data: str | None, prompt_style: str | None,
         protocol: str, paper_a_fallback: bool, revision: str | None, trust_remote_code: bool, device: str | None, dtype: str | None,
         no_cache: bool, cache_dir: Path | None, no_progress: bool, **scale: Any) -> None:

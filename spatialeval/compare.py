@@ -165,7 +165,9 @@ def compare(a: list[str | Path], b: list[str | Path], *, seed: int = 0, n_boot: 
         r.p_holm = p
     for k, r in enumerate(rows, start=1):
         r.idx = k
-        if r.p is None and r.n:
+        if r.n == 0:
+            warnings.append(f"task {r.task}: no answered sample id in common (another protocol's data copy?)")
+        elif r.p is None:
             warnings.append(f"task {r.task}: fractional scores (a chance baseline), no McNemar test")
     return rows, warnings
 

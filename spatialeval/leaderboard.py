@@ -131,8 +131,14 @@ def _measured_cell(runs: list[RunEntry], primary: str | None) -> Cell:
     best = best_run(runs)
     others = [r for r in runs if r is not best]
     m = best.metrics.get(primary or best.primary or "", {}) if best.results else {}
-    return Cell(value=m.get("value"), ci_low=m.get("ci_low"), ci_high=m.get("ci_high"), n=m.get("n"),
-                status=best.status, run=best, others=others, metric=primary or best.primary)
+    m = m if isinstance(m, dict) else {}
+    return Cell(value=_number(m.get("value")), ci_low=_number(m.get("ci_low")), ci_high=_number(m.get("ci_high")),
+                n=m.get("n"), status=best.status, run=best, others=others, metric=primary or best.primary)
+
+
+def _number(x: Any) -> float | None:
+    """A metric value as a float; anything else (missing, text) is no value rather than a crash."""
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
 
 
 def published_rows(columns: list[Column], published: Published, spec: PaperSpec | None) -> list[Row]:

@@ -42,8 +42,9 @@ def _plt():
     return plt
 
 
-def _pct(x: float | None) -> float:
-    return math.nan if x is None else 100.0 * x
+def _pct(x: Any) -> float:
+    """A fraction as a percentage; anything that is not a number is NaN (drawn as nothing)."""
+    return 100.0 * float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else math.nan
 
 
 def _margins(fig, labels: list[str], *, bottom_in: float = 0.45, top_in: float = 0.3, right_in: float = 0.2) -> None:
@@ -66,7 +67,9 @@ def _bars(plt, p: Plot):
         with_ci = [(y, r) for y, r in measured if r[2] is not None and r[3] is not None]
         if with_ci:
             ax.errorbar([_pct(r[1]) for _, r in with_ci], [y for y, _ in with_ci],
-                        xerr=[[_pct(r[1]) - _pct(r[2]) for _, r in with_ci], [_pct(r[3]) - _pct(r[1]) for _, r in with_ci]],
+                        # a percentile CI need not contain the point estimate: clip, never fail
+                        xerr=[[max(0.0, _pct(r[1]) - _pct(r[2])) for _, r in with_ci],
+                              [max(0.0, _pct(r[3]) - _pct(r[1])) for _, r in with_ci]],
                         fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
     if published:
         ax.plot([_pct(r[1]) for _, r in published], [y for y, _ in published], marker="D", mfc="white",

@@ -25,7 +25,7 @@ import os
 import shutil
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +38,7 @@ from .plots import Plot, draw
 from .published import Published, load_published, reports_dir
 from .runset import RunEntry, load_runs
 from .sampleview import ImageStore, answer_code, run_rows
+from .store import write_json_atomic
 from .tables import (
     VERIFY_HEADERS,
     PaperSpec,
@@ -50,6 +51,7 @@ from .tables import (
     verification_rows,
 )
 
+MANIFEST = ".spatialeval-build.json"
 GROUPED_HINTS = ("circular", "flip", "pair", "group", "consistency", "qacc", "facc")
 
 
@@ -73,25 +75,56 @@ class BuildResult:
 # --- formatting helpers shared by every template -------------------------------------------------
 
 
+# Missing or odd values in a results.json (another version, another metric) print as "–", never fail.
 def pct(x: Any, digits: int = 1) -> str:
     try:
         return f"{100.0 * float(x):.{digits}f}"
-    except (TypeError, ValueError):
+    except Exception:  # noqa: BLE001 - None, text, or jinja's Undefined
         return "–"
 
 
 def num(x: Any, digits: int = 1) -> str:
     try:
         return f"{float(x):.{digits}f}"
-    except (TypeError, ValueError):
+    except Exception:  # noqa: BLE001
         return "–"
 
 
 def ci(lo: Any, hi: Any) -> str:
     try:
         return f"[{100.0 * float(lo):.1f}, {100.0 * float(hi):.1f}]"
-    except (TypeError, ValueError):
+    except Exception:  # noqa: BLE001
         return ""
+
+
+def kv_html(obj: Any) -> Any:
+    """A nested JSON value as definition lists (the provenance card), every leaf escaped."""
+    from markupsafe import Markup, escape
+
+    parts: list[str] = []
+
+    def walk(o: Any) -> None:
+        if isinstance(o, dict):
+            parts.append('<dl class="kv">')
+            for k, v in o.items():
+                parts.append(f"<dt>{escape(k)}</dt><dd>")
+                walk(v)
+                parts.append("</dd>")
+            parts.append("</dl>")
+        elif isinstance(o, list) and o:
+            parts.append('<ol class="kv">')
+            for v in o:
+                parts.append("<li>")
+                walk(v)
+                parts.append("</li>")
+            parts.append("</ol>")
+        elif o is None:
+            parts.append('<code class="muted">null</code>')
+        else:
+            parts.append(f"<code>{escape('[]' if o == [] else json.dumps(o) if isinstance(o, bool) else o)}</code>")
+
+    walk(obj)
+    return Markup("".join(parts))
 
 
 def http_url(url: Any) -> str:
@@ -104,7 +137,7 @@ def environment():
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(reports_dir() / "templates")), autoescape=True,
                              undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(pct=pct, num=num, ci=ci, version=__version__)
+    env.globals.update(pct=pct, num=num, ci=ci, kv=kv_html, version=__version__)
     env.filters["http_url"] = http_url
     env.policies["json.dumps_kwargs"] = {"sort_keys": False, "ensure_ascii": False, "separators": (",", ":")}
     return env
@@ -128,7 +161,6 @@ def _grouped_keys(metrics: dict[str, dict[str, Any]]) -> list[str]:
 def plot_jobs(lb: Leaderboard) -> tuple[list[Plot], dict[str, dict[str, Plot]]]:
     """Every figure of the site, and for each column its bars / heatmap / gap figures."""
     jobs: list[Plot] = []
-    per_col: dict[str, dict[str, Plot]] = {}
     visible = lb.visible_columns()
     rows = [r for r in lb.rows if r.kind != "published"
             and any(c.id in r.cells and r.cells[c.id].value is not None for c in visible)]
@@ -137,37 +169,35 @@ def plot_jobs(lb: Leaderboard) -> tuple[list[Plot], dict[str, dict[str, Plot]]]:
             "rows": [r.label for r in rows],
             "cols": [c.label for c in visible],
             "matrix": [[r.cells[c.id].value if c.id in r.cells else None for c in visible] for r in rows]}))
-    for col in lb.columns:
-        mine: dict[str, Plot] = {}
-        bars = [(r.label, r.cells[col.id].value, r.cells[col.id].ci_low, r.cells[col.id].ci_high, r.kind)
-                for r in lb.rows if col.id in r.cells and r.cells[col.id].value is not None]
-        bars.sort(key=lambda b: -b[1])  # type: ignore[operator]
-        if bars:
-            mine["bars"] = Plot("bars", f"bars-{col.id}", f"{col.label}: {col.primary or 'primary metric'}",
-                                {"rows": bars})
-        best = [(r, r.cells[col.id].run) for r in lb.rows if col.id in r.cells and r.cells[col.id].run is not None
-                and r.cells[col.id].run.results is not None]
-        cats: list[str] = []
-        for _, run in best:
-            cats += [c for c in run.categories if c not in cats]  # type: ignore[union-attr]
-        if best and len(cats) > 1:
-            mine["heatmap"] = Plot("heatmap", f"heatmap-{col.id}", f"{col.label}: accuracy per category (%)", {
-                "rows": [r.label for r, _ in best], "cols": cats,
-                "matrix": [[(run.categories.get(c) or {}).get("accuracy") for c in cats] for _, run in best]})  # type: ignore[union-attr]
-        grouped: list[str] = []
-        for _, run in best:
-            grouped += [k for k in _grouped_keys(run.metrics) if k not in grouped]  # type: ignore[union-attr]
-        base = next((k for k in ("accuracy", "vanilla", "per_question") if k not in grouped
-                     and any(k in run.metrics for _, run in best)), None)  # type: ignore[union-attr]
-        if best and grouped and base:
-            mine["gap"] = Plot("gap", f"gap-{col.id}", f"{col.label}: {base} vs grouped metrics", {
-                "base_name": base, "metrics": grouped,
-                "rows": [[r.label, (run.metrics.get(base) or {}).get("value"),  # type: ignore[union-attr]
-                          {k: (run.metrics.get(k) or {}).get("value") for k in grouped}]  # type: ignore[union-attr]
-                         for r, run in best]})
-        per_col[col.id] = mine
+    per_col = {col.id: _column_plots(col, lb.rows) for col in lb.columns}
+    for mine in per_col.values():
         jobs.extend(mine.values())
     return jobs, per_col
+
+
+def _column_plots(col: Column, rows: list[Row]) -> dict[str, Plot]:
+    out: dict[str, Plot] = {}
+    bars = sorted(((r.label, c.value, c.ci_low, c.ci_high, r.kind) for r in rows
+                   if (c := r.cells.get(col.id)) is not None and c.value is not None), key=lambda b: -b[1])
+    if bars:
+        out["bars"] = Plot("bars", f"bars-{col.id}", f"{col.label}: {col.primary or 'primary metric'}",
+                           {"rows": bars})
+    best = [(r.label, run) for r in rows
+            if (c := r.cells.get(col.id)) is not None and (run := c.run) is not None and run.results is not None]
+    cats = list(dict.fromkeys(k for _, run in best for k in run.categories))
+    if len(cats) > 1:
+        out["heatmap"] = Plot("heatmap", f"heatmap-{col.id}", f"{col.label}: accuracy per category (%)", {
+            "rows": [label for label, _ in best], "cols": cats,
+            "matrix": [[(run.categories.get(k) or {}).get("accuracy") for k in cats] for _, run in best]})
+    grouped = list(dict.fromkeys(k for _, run in best for k in _grouped_keys(run.metrics)))
+    base = next((k for k in ("accuracy", "vanilla", "per_question")
+                 if k not in grouped and any(k in run.metrics for _, run in best)), None)
+    if grouped and base:
+        out["gap"] = Plot("gap", f"gap-{col.id}", f"{col.label}: {base} vs grouped metrics", {
+            "base_name": base, "metrics": grouped,
+            "rows": [[label, (run.metrics.get(base) or {}).get("value"),
+                      {k: (run.metrics.get(k) or {}).get("value") for k in grouped}] for label, run in best]})
+    return out
 
 
 def _plot_hash(p: Plot) -> str:
@@ -204,9 +234,9 @@ def _scoring_note(run: RunEntry, rows: list[dict[str, Any]]) -> str:
     return ""
 
 
-def _run_page(args: tuple[RunEntry, dict[str, Any], dict[str, Any], str, bool]) -> tuple[str, list[str], list[Any], str]:
-    """Write ``runs/<slug>.html`` up to the cross-run data; returns (slug, sample ids, answers, codes)."""
-    run, col, base_ctx, out_dir, show_restricted = args
+def _run_page(args: tuple[RunEntry, dict[str, Any], dict[str, Any], str, bool, str]) -> dict[str, Any]:
+    """Write ``runs/<slug>.html`` up to the cross-run data; returns its manifest entry."""
+    run, col, base_ctx, out_dir, show_restricted, key = args
     env, images = _worker_state(out_dir, show_restricted)
     rows = run_rows(run)
     images.attach(run, rows, "../")
@@ -220,59 +250,95 @@ def _run_page(args: tuple[RunEntry, dict[str, Any], dict[str, Any], str, bool]) 
     html = env.get_template("run.html.j2").render(
         **base_ctx, root="../", run=run, col=col, warnings=warnings, scoring_note=note,
         data={"label": run.model_id, "slug": run.slug, "rows": rows})
-    path = Path(out_dir) / "runs" / f"{run.slug}.html"
-    path.write_text(html, encoding="utf-8")
+    blob = html.encode("utf-8")
+    (Path(out_dir) / "runs" / f"{run.slug}.html").write_bytes(blob)
     codes = [answer_code(r) for r in rows]
-    return run.slug, [r["id"] for r in rows], [a for a, _ in codes], "".join(c for _, c in codes)
+    return {"slug": run.slug, "key": key, "head": len(blob), "ids": [r["id"] for r in rows],
+            "answers": [a for a, _ in codes], "codes": "".join(c for _, c in codes)}
 
 
-def _finish_run_pages(out: Path, lb: Leaderboard, results: dict[str, tuple[list[str], list[Any], str]],
+def _finish_run_pages(out: Path, lb: Leaderboard, pages: dict[str, dict[str, Any]],
                       col_of: dict[str, Column]) -> None:
-    """Append each run page's view of the other runs of its task (for the disagreement filter)."""
+    """Append to each run page the answers of the other runs of its task (the disagreement filter).
+
+    A page is cut back to its own part first (``head``), so a page kept from an earlier build
+    gets the current set of other runs. Each run's answers are serialised once per task, aligned
+    to the task's common sample order; a page whose samples differ (another ``--limit``) gets
+    its own alignment.
+    """
     by_task: dict[str, list[RunEntry]] = defaultdict(list)
     for r in lb.runs:
-        if r.slug in results:
+        if r.slug in pages:
             by_task[r.task_id].append(r)
     for runs in by_task.values():
         many_cols = len({col_of[r.slug].id for r in runs}) > 1
-        per_model = defaultdict(int)
+        per_model: dict[str, int] = defaultdict(int)
         for r in runs:
             per_model[r.model_id] += 1
-        maps = {}
+        labels = {r.slug: r.model_id + (f" · {col_of[r.slug].label}" if many_cols else "")
+                  + (f" · {r.setting} · {r.run_id}" if per_model[r.model_id] > 1 else "") for r in runs}
+        maps = {r.slug: dict(zip(pages[r.slug]["ids"], zip(pages[r.slug]["answers"], pages[r.slug]["codes"],
+                                                           strict=True), strict=True)) for r in runs}
+        common = max((pages[r.slug]["ids"] for r in runs), key=len)
+        shared = {o.slug: _answers_json(labels[o.slug], o.slug, maps[o.slug], common) for o in runs}
         for r in runs:
-            ids, answers, codes = results[r.slug]
-            maps[r.slug] = {sid: (a, c) for sid, a, c in zip(ids, answers, codes, strict=True)}
-        for r in runs:
-            ids = results[r.slug][0]
-            others = []
-            for o in runs:
-                if o is r:
-                    continue
-                label = o.model_id + (f" · {col_of[o.slug].label}" if many_cols else "") + (
-                    f" · {o.setting} · {o.run_id}" if per_model[o.model_id] > 1 else "")
-                m = maps[o.slug]
-                got = [m.get(sid, (None, " ")) for sid in ids]
-                others.append({"label": label, "slug": o.slug, "answers": [a for a, _ in got],
-                               "codes": "".join(c for _, c in got)})
-            with open(out / "runs" / f"{r.slug}.html", "a", encoding="utf-8") as fh:
-                fh.write(f'<script type="application/json" id="others">{script_json({"runs": others})}</script>\n'
+            ids = pages[r.slug]["ids"]
+            frags = [shared[o.slug] if ids == common else _answers_json(labels[o.slug], o.slug, maps[o.slug], ids)
+                     for o in runs if o is not r]
+            path = out / "runs" / f"{r.slug}.html"
+            os.truncate(path, pages[r.slug]["head"])
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(f'<script type="application/json" id="others">{{"runs":[{",".join(frags)}]}}</script>\n'
                          "</body>\n</html>\n")
+
+
+def _answers_json(label: str, slug: str, answers: dict[str, tuple[Any, str]], ids: list[str]) -> str:
+    """One other run's answers aligned to ``ids`` (code " ": that run has no such sample)."""
+    got = [answers.get(sid, (None, " ")) for sid in ids]
+    return script_json({"label": label, "slug": slug, "answers": [a for a, _ in got],
+                        "codes": "".join(c for _, c in got)})
+
+
+def _assets_hash() -> str:
+    """Templates, static files and the harness version: a change in any rebuilds every page."""
+    h = hashlib.sha256(__version__.encode())
+    for f in sorted((reports_dir() / "templates").glob("*")) + sorted((reports_dir() / "static").glob("*")):
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()
+
+
+def _run_key(run: RunEntry, col: Column, options: SiteOptions, assets: str) -> str:
+    """What a run page depends on: its files (size, mtime), its column label, options, templates."""
+    files = []
+    for name in ("run.json", "results.json", "samples.jsonl", "stats.json"):
+        try:
+            st = (run.path / name).stat()
+            files.append([name, st.st_size, st.st_mtime_ns])
+        except FileNotFoundError:
+            files.append([name, None, None])
+    return hashlib.sha256(json.dumps([str(run.path.resolve()), files, col.id, col.label,
+                                      options.show_restricted_images, options.paper, assets]).encode()).hexdigest()
 
 
 # --- the build -----------------------------------------------------------------------------------
 
 
-def _map(fn: Callable[[Any], Any], items: list[Any], jobs: int) -> Iterable[Any]:
-    if jobs <= 1 or len(items) < 4:
-        return map(fn, items)
+def _run_all(plots: list[tuple[Plot, str]], pages: list[tuple[Any, ...]], jobs: int
+             ) -> tuple[list[tuple[str, dict[str, str]]], list[dict[str, Any]]]:
+    """Draw the figures and write the run pages, in ``jobs`` worker processes when there is enough work.
+
+    Figures are slow and few, so each is its own task and they are queued first; pages are many
+    and quick, so they go in chunks. Both kinds share the pool, so no worker idles.
+    """
+    if jobs <= 1 or len(plots) + len(pages) < 4:
+        return [_draw_job(p) for p in plots], [_run_page(a) for a in pages]
     import multiprocessing as mp
 
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
-    try:
-        return list(pool.map(fn, items, chunksize=max(1, len(items) // (jobs * 8))))
-    finally:
-        pool.shutdown()
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        drawn = pool.map(_draw_job, plots, chunksize=1)
+        written = pool.map(_run_page, pages, chunksize=max(1, len(pages) // (jobs * 8)))
+        return list(drawn), list(written)
 
 
 def _export(out: Path, lb: Leaderboard) -> None:
@@ -322,6 +388,11 @@ def build_site(roots: Iterable[str | Path], out_dir: str | Path, options: SiteOp
     runs = [r for r in load_runs(list(roots)) if not _inside(r.path, out)]
     if not runs:
         raise UserError(f"no run directory outside {out} to report on")
+    seen: dict[str, int] = defaultdict(int)
+    for r in runs:  # the same model/task/run-id under two roots (a copied run) still gets its own page
+        seen[r.slug] += 1
+        if seen[r.slug] > 1:
+            r.__dict__["slug"] = f"{r.slug}__{hashlib.sha256(str(r.path.resolve()).encode()).hexdigest()[:8]}"
     published = published if published is not None else load_published()
     spec = load_spec(options.paper) if options.paper else None
     lb = build_leaderboard(runs, published, spec)
@@ -339,31 +410,47 @@ def build_site(roots: Iterable[str | Path], out_dir: str | Path, options: SiteOp
     env = environment()
     built = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     base = {"built": built, "n_runs": len(runs), "has_paper": spec is not None}
+    run_base = {"has_paper": spec is not None}  # run pages carry nothing that changes from build to build
     col_of = {r.slug: c for c in lb.columns for r in c.runs}
 
-    # Run pages and figures are independent: both go to the worker pool.
+    # Pages and figures from an earlier build into this folder are kept while their inputs are
+    # unchanged (the manifest records what each was built from); the rest go to the worker pool.
+    manifest_path = out / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    except json.JSONDecodeError:
+        manifest = {}
+    old_plots, old_pages = manifest.get("plots", {}), manifest.get("runs", {})
     plots, per_col = plot_jobs(lb)
-    manifest_path = out / "plots" / ".manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    todo = [p for p in plots if manifest.get(p.name) != _plot_hash(p)
+    todo = [p for p in plots if old_plots.get(p.name) != _plot_hash(p)
             or not all((out / "plots" / f"{p.name}.{e}").exists() for e in ("png", "svg"))]
-    page_args = [(r, _col_ctx(col_of[r.slug]), base, str(out), options.show_restricted_images)
-                 for r in runs] if options.samples else []
-    work: list[tuple[str, Any]] = [("plot", (p, str(out / "plots"))) for p in todo] + [("run", a) for a in page_args]
-    results: dict[str, tuple[list[str], list[Any], str]] = {}
-    for kind, value in _map(_dispatch, work, jobs):
-        if kind == "run":
-            slug, ids, answers, codes = value
-            results[slug] = (ids, answers, codes)
-    (out / "plots" / ".manifest.json").write_text(json.dumps({p.name: _plot_hash(p) for p in plots}))
+    pages: dict[str, dict[str, Any]] = {}
+    page_args = []
+    if options.samples:
+        assets = _assets_hash()
+        for r in runs:
+            key = _run_key(r, col_of[r.slug], options, assets)
+            old = old_pages.get(r.slug)
+            page = out / "runs" / f"{r.slug}.html"
+            if old and old.get("key") == key and page.exists() and page.stat().st_size >= old["head"]:
+                pages[r.slug] = old
+            else:
+                page_args.append((r, _col_ctx(col_of[r.slug]), run_base, str(out), options.show_restricted_images,
+                                  key))
+    _, written = _run_all([(p, str(out / "plots")) for p in todo], page_args, jobs)
+    pages.update((entry["slug"], entry) for entry in written)
+    for stale in (out / "runs").glob("*.html"):
+        if stale.stem not in pages:
+            stale.unlink()
     plot_files = {p.name: {"png": f"{p.name}.png", "svg": f"{p.name}.svg"} for p in plots}
 
     def pinfo(p: Plot | None) -> dict[str, Any] | None:
         return None if p is None else {"title": p.title, "files": plot_files[p.name]}
 
     if options.samples:
-        _finish_run_pages(out, lb, results, col_of)
-    n_pages = len(results)
+        _finish_run_pages(out, lb, pages, col_of)
+    write_json_atomic(manifest_path, {"plots": {p.name: _plot_hash(p) for p in plots}, "runs": pages})
+    n_pages = len(pages)
 
     overview = next((p for p in plots if p.name == "overview"), None)
     _write(out / "index.html", env.get_template("index.html.j2").render(
@@ -396,11 +483,6 @@ def build_site(roots: Iterable[str | Path], out_dir: str | Path, options: SiteOp
     n_pages += 1 + len(lb.columns) + (1 if spec is not None else 0)
     return BuildResult(out_dir=out, n_runs=len(runs), n_pages=n_pages, warnings=lb.warnings,
                        seconds=time.perf_counter() - t0)
-
-
-def _dispatch(item: tuple[str, Any]) -> tuple[str, Any]:
-    kind, args = item
-    return (kind, _draw_job(args) if kind == "plot" else _run_page(args))
 
 
 def _col_ctx(col: Column) -> dict[str, Any]:

@@ -11,8 +11,8 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from functools import cache
+from dataclasses import dataclass
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,6 @@ class RunEntry:
     run: dict[str, Any]
     results: dict[str, Any] | None
     stats: dict[str, Any] | None = None
-    _task_info: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def run_id(self) -> str:
@@ -106,12 +105,10 @@ class RunEntry:
         """Runs share a leaderboard column only if task id, task version and protocol agree."""
         return (self.task_id, self.task_version, self.protocol)
 
-    @property
+    @cached_property
     def slug(self) -> str:
-        """A stable, file-name-safe id for this run's page (model / task / run id)."""
-        from .runners import model_slug
-
-        return f"{model_slug(self.model_id)}__{_safe(self.task_id)}__{_safe(self.run_id)}"
+        """A file-name-safe id for this run's page: its directory's model / task / run-id names."""
+        return "__".join(_safe(p.name) for p in (self.path.parent.parent, self.path.parent, self.path))
 
     @property
     def setting(self) -> str:
@@ -131,11 +128,9 @@ class RunEntry:
 
     @property
     def task_info(self) -> dict[str, Any]:
-        """Licence, redistributability, title of the task file this run used (looked up once)."""
-        if self._task_info is None:
-            task = self.run.get("task", {})
-            self._task_info = _task_info(task.get("file"), self.task_id, task.get("licence"))
-        return self._task_info
+        """Licence, redistributability, title of the task file this run used (read once per file)."""
+        task = self.run.get("task", {})
+        return _task_info(task.get("file"), self.task_id, task.get("licence"))
 
     @property
     def redistributable(self) -> bool:

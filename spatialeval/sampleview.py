@@ -39,7 +39,9 @@ def scene_boxes(text: str) -> list[dict[str, Any]]:
     wrote it well; when it did not (truncated, trailing commas), objects are read one by one, and
     anything unreadable is skipped, never guessed.
     """
-    blocks = _SCENE.findall(text or "")
+    if not text or "scene>" not in text.lower():  # most outputs: skip the regex
+        return []
+    blocks = _SCENE.findall(text)
     if not blocks:
         return []
     raw = blocks[-1].strip()
@@ -90,8 +92,9 @@ def record_row(rec: dict[str, Any]) -> dict[str, Any]:
         "category": s.get("category"),
         "group": s.get("group"),
         "output": text,
-        "thinking": thinking,
+        # With reasoning, the page shows the answer segment and folds the whole output away.
         "final": segment if thinking is not None else None,
+        "reasoning_chars": len(thinking) if thinking is not None else 0,
         "answer": sc.get("answer"),
         "stage": sc.get("stage"),
         "failure": sc.get("failure"),
@@ -181,8 +184,9 @@ class ImageStore:
                 except (OSError, ValueError):
                     continue
                 if hashlib.sha256(data).hexdigest() != desc.get("sha256"):
-                    by_index[idx]["images"][k] = {"note": "image not shown: the dataset's image differs from "
-                                                          "the one evaluated (sha256 mismatch)"}
+                    note = {"note": "image not shown: the dataset's image differs from the one evaluated "
+                                    "(sha256 mismatch)"}
+                    self._done[desc["sha256"]] = by_index[idx]["images"][k] = note  # other runs: same answer
                     continue
                 by_index[idx]["images"][k] = self._store(desc["sha256"], data)
 
@@ -197,15 +201,19 @@ class ImageStore:
         ds = run.run.get("dataset") or {}
         data = ds.get("path") if ds.get("kind") == "local" else None
         key = (str(spec.path), run.protocol, data)
-        try:
-            if key not in self._sources:
+        if key not in self._sources:  # opened once per task source; None when it cannot be read
+            try:
                 task = apply_protocol(spec, run.protocol)
                 self._sources[key] = (task, open_source(task, data), get_adapter(task))
-            task, source, adapter = self._sources[key]
-            wanted = [i for i in indices if i < len(source)]
+            except Exception:  # noqa: BLE001 - an unreadable source means "no image", not a failed report
+                self._sources[key] = None
+        if self._sources[key] is None:
+            return {}
+        task, source, adapter = self._sources[key]
+        wanted = [i for i in indices if i < len(source)]
+        try:
             return {i: adapter(r, i, task) for r, i in zip(source.rows(wanted), wanted, strict=True)}
-        except Exception:  # noqa: BLE001 - an unreadable source means "no image", not a failed report
-            self._sources[key] = None
+        except Exception:  # noqa: BLE001
             return {}
 
     def _store(self, sha: str, data: bytes) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .store import RESULTS, RUN_JSON, STATS, RunDir
+from .store import RUN_JSON, STATS, RunDir
 
 _SHARD_DIR = re.compile(r"^shard-(\d+)-of-(\d+)$")
 
@@ -135,4 +135,4 @@ def merge(run_root: Path, *, keep_shards: bool = False, allow_missing: bool = Fa
 
 
 __all__ = ["batch_starts", "find_sharded_runs", "merge", "owned_indices", "parse_shard", "run_shard",
-           "shard_dirname", "RESULTS"]
+           "shard_dirname"]

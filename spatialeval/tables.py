@@ -163,13 +163,13 @@ def _lookup(run: RunEntry, src: Source) -> Measured | None:
         if not isinstance(m, dict):
             return None
         value = m.get("value", m.get("accuracy"))
-        if value is None:
+        if not isinstance(value, (int, float)):
             return None
         lo, hi, n = m.get("ci_low"), m.get("ci_high"), m.get("n")
     else:
         c = run.categories.get(src.category or "")
         label = f"category {src.category}"
-        if not c or c.get("accuracy") is None:
+        if not isinstance(c, dict) or not isinstance(c.get("accuracy"), (int, float)):
             return None
         value, lo, hi, n = c["accuracy"], c.get("ci_low"), c.get("ci_high"), c.get("n")
     ci = (_pct(lo), _pct(hi)) if lo is not None and hi is not None else None
@@ -269,6 +269,11 @@ def group_runs_by_model(runs: list[RunEntry]) -> dict[str, list[RunEntry]]:
 def build_tables(spec: PaperSpec, runs: list[RunEntry], published: Published | None = None,
                  matches: dict[str, str] | None = None) -> list[Table]:
     published = published if published is not None else load_published()
+    known = {v.model for v in published.values}
+    for run_model, name in (matches or {}).items():
+        if name not in known:
+            raise UserError(f"--match {run_model}={name}: no published model '{name}' "
+                            f"(known: {', '.join(sorted(known))})")
     aliases = {**published.alias_map(), **(matches or {})}
     by_model = group_runs_by_model(runs)
     tables = []

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "benchmarks"))
-from test_mmvp import real_rows, write_mmvp_clone  # noqa: E402
-
 from scripted import run_scripted  # noqa: E402
+from test_mmvp import real_rows, write_mmvp_clone  # noqa: E402
 
 
 class JudgeServer:

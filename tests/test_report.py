@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from report_fixtures import XSS_IMG, XSS_SCRIPT, answers_a, evaluate_scripted, fake_run, pipeline_runs, task_copy
+from report_fixtures import (
+    XSS_IMG,
+    XSS_SCRIPT,
+    answers_a,
+    answers_b,
+    evaluate_scripted,
+    fake_run,
+    pipeline_runs,
+    task_copy,
+)
 
 from spatialeval.report import SiteOptions, build_site, script_json
 from spatialeval.sampleview import scene_boxes
@@ -75,8 +85,8 @@ def test_run_page_rows(site):
     rows = script_data(html, "data")["rows"]
     assert [r["id"] for r in rows] == [f"synth-0-{i:06d}" for i in range(12)]
     r0, r2, r3 = rows[0], rows[2], rows[3]
-    assert "A red circle" in r0["thinking"] and "right of the square" in r0["thinking"]
-    assert r0["final"] == "<answer>(B) right</answer>"
+    assert r0["final"] == "<answer>(B) right</answer>" and r0["reasoning_chars"] > 100
+    assert rows[4]["final"] is None  # a bare letter: no reasoning to fold away
     assert r0["boxes"] == [{"id": "red_circle.1", "bbox": [98.0, 109.0, 150.0, 161.0]},
                            {"id": "green_square.1", "bbox": [40.0, 117.0, 85.0, 162.0]}]
     assert r0["answer"] == "B" and r0["correct"] == 1 and r0["stage"]
@@ -182,3 +192,45 @@ def test_report_cli(cli, site, tmp_path):
 ])
 def test_scene_boxes(text, boxes):
     assert [(b["id"], b["bbox"]) for b in scene_boxes(text)] == [(i, [float(v) for v in b]) for i, b in boxes]
+
+
+def test_rebuilds_keep_unchanged_pages_and_refresh_cross_run_data(tmp_path):
+    root, out = tmp_path / "runs", tmp_path / "site"
+    a = evaluate_scripted(answers_a(), "model-a", root, limit=6)
+    build_site([root], out, SiteOptions(jobs=1, paper=None))
+    page_a = next((out / "runs").glob("model-a__*.html"))
+    first = page_a.read_text()
+    assert script_data(first, "others") == {"runs": []}
+    mtime = page_a.stat().st_mtime_ns
+    # Unchanged inputs: the page is kept (not re-rendered), and still ends properly.
+    build_site([root], out, SiteOptions(jobs=1, paper=None))
+    assert page_a.read_text() == first
+    # A new run of the same task: model-a's kept page now lists it for the disagreement filter.
+    b = evaluate_scripted(answers_b(), "model-b", root, limit=6)
+    build_site([root], out, SiteOptions(jobs=1, paper=None))
+    text = page_a.read_text()
+    assert [o["label"] for o in script_data(text, "others")["runs"]] == ["model-b"]
+    assert text.count("</html>") == 1 and text.startswith(first[: first.index('id="others"')])
+    assert page_a.stat().st_mtime_ns >= mtime
+    # A re-scored run (results.json rewritten) is rebuilt; a removed run's page is deleted.
+    results = json.loads((a / "results.json").read_text())
+    results["metrics"]["accuracy"]["value"] = 0.123456
+    (a / "results.json").write_text(json.dumps(results))
+    shutil.rmtree(b)
+    build_site([root], out, SiteOptions(jobs=1, paper=None))
+    assert "12.3" in page_a.read_text()
+    assert [p.name.split("__")[0] for p in (out / "runs").glob("*.html")] == ["model-a"]
+
+
+def test_unfinished_and_copied_runs(tmp_path):
+    root = tmp_path / "runs"
+    run = evaluate_scripted(answers_a(), "model-a", root, limit=4)
+    copy = tmp_path / "other" / "model-a" / "synth_spatial" / run.name
+    shutil.copytree(run, copy)
+    (copy / "results.json").unlink()  # a copy that never finished
+    out = tmp_path / "site"
+    res = build_site([root, tmp_path / "other"], out, SiteOptions(jobs=1, paper=None))
+    assert res.n_runs == 2 and len(list((out / "runs").glob("*.html"))) == 2
+    bench = (out / "bench-synth_spatial-v1-default.html").read_text()
+    assert ">unfinished</span>" in bench
+    assert any("model-a has 2 runs of synth_spatial" in w for w in res.warnings)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from spatialeval.tasks import (apply_protocol, builtin_suites, builtin_task_files, load_task_file,
-                               resolve_tasks)
+from spatialeval.tasks import apply_protocol, builtin_suites, builtin_task_files, load_task_file, resolve_tasks
 
 
 @pytest.mark.parametrize("task_id", sorted(builtin_task_files()))

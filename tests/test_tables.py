@@ -163,6 +163,8 @@ def test_tables_cli(cli, measured_runs, tmp_path):
 
 
 def test_tables_cli_bad_input(cli, tmp_path):
+    code, out = cli("tables", "--paper", "spatialthinker", "--match", "m=GPT-5")
+    assert code == 2 and "no published model 'GPT-5'" in out
     code, out = cli("tables", "--paper", "nosuchpaper")
     assert code == 2 and "unknown paper 'nosuchpaper'" in out
     bad = tmp_path / "bad.yaml"

@@ -4,6 +4,7 @@ component, the loud warnings, and checkpoints that the harness evaluates directl
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,7 @@ def test_untrained_model_under_the_gated_reward_logs_every_component_and_warns(t
     result = train(recipe, tmp_path / "grpo")
     err = capfd.readouterr().err
     assert "WARNING: GRPO batch 1: all 4 completions earned reward 0" in err
-    assert "WARNING: GRPO batch 1: 4/4 completions hit the length limit" in err
+    assert re.search(r"WARNING: GRPO batch 1: [34]/4 completions hit the length limit \(12 tokens\)", err)
     logged = _metrics(tmp_path / "grpo")[0]
     for name in ("format", "count", "accuracy", "spatial"):
         assert logged[f"rewards/{name}/mean"] == 0.0
@@ -125,3 +126,30 @@ def test_sft_then_grpo_changes_weights_and_the_checkpoint_is_evaluated_by_the_ha
                                       prompt_style="direct", progress=False, use_cache=False)
     assert outcome.status == "finished" and outcome.results["n_samples"] == 8
     assert outcome.results["metrics"]["accuracy"]["n"] == 8
+
+
+def test_reward_monitor_warns_on_zero_batches_and_truncation_but_not_on_healthy_ones():
+    import io
+
+    from spatialeval import rewards as R
+    from spatialeval.train.monitor import RewardMonitor
+
+    funcs, weights = R.REWARD_SETS["spatialthinker"]
+    names = [f.__name__.removesuffix("_reward") for f in funcs]
+    stream = io.StringIO()
+    mon = RewardMonitor(names, weights, max_completion_length=5, stream=stream)
+    wrapped = [mon.wrap(f, n) for f, n in zip(funcs, names, strict=True)]
+    assert [w.__name__ for w in wrapped] == ["format", "count", "accuracy", "spatial"]
+    cols = {"answer": ["A", "A"], "choices": [["left", "right"]] * 2, "completion_ids": [[1, 2], [1, 2, 3, 4, 5]]}
+    for w in wrapped:
+        w(None, ["noise", "more noise"], **cols)
+    text = stream.getvalue()
+    assert "batch 1: all 2 completions earned reward 0" in text and "hit the length limit" not in text
+    good = "<observe>o</observe><scene>{\"objects\": [], \"relationships\": []}</scene><think>t</think><answer>(A) left</answer>"
+    cols["completion_ids"] = [[1] * 5, [1] * 5]
+    for w in wrapped:
+        w(None, [good, "noise"], **cols)
+    text = stream.getvalue()
+    assert "batch 2: all" not in text and "batch 2: 2/2 completions hit the length limit (5 tokens)" in text
+    assert mon.summary() == {"batches": 2, "all_zero_batches": 1, "mostly_truncated_batches": 1}
+    assert mon.totals[1] == pytest.approx((0.1 + 0.2 + 0.5 + 0.2) / 2)

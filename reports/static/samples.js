@@ -76,17 +76,13 @@
       box.appendChild(el("pre", "error", row.error));
       return box;
     }
-    if (row.thinking !== null && row.thinking !== undefined) {
-      const d = el("details");
-      d.appendChild(el("summary", null, "thinking (" + row.thinking.length + " characters)"));
-      d.appendChild(el("pre", "thinking", row.thinking));
+    if (row.final !== null && row.final !== undefined) {
+      box.appendChild(el("div", "meta", "answer segment (after the reasoning):"));
+      box.appendChild(el("pre", "final", row.final || "(empty)"));
+      const d = el("details", "reasoning");
+      d.appendChild(el("summary", null, "full output with its reasoning (" + row.reasoning_chars + " characters of reasoning)"));
+      d.appendChild(el("pre", "raw", row.output));
       box.appendChild(d);
-      box.appendChild(el("div", "meta", "after the reasoning:"));
-      box.appendChild(el("pre", "final", row.final || ""));
-      const raw = el("details");
-      raw.appendChild(el("summary", null, "raw output"));
-      raw.appendChild(el("pre", "raw", row.output));
-      box.appendChild(raw);
     } else {
       box.appendChild(el("div", "meta", "output:"));
       box.appendChild(el("pre", "raw", row.output));

@@ -65,7 +65,6 @@ class HFRunner:
     def load(self) -> None:
         if self._model is not None:
             return
-        import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
         from transformers.utils import logging as hf_logging
 
@@ -81,7 +80,6 @@ class HFRunner:
             self._processor.padding_side = "left"
         model = AutoModelForImageTextToText.from_pretrained(self.path, dtype=self.dtype, **kw)
         self._model = model.to(self.device).eval()
-        torch.set_grad_enabled(False)
 
     # -- generation -----------------------------------------------------------------------------
     def generate(self, requests: list[Request]) -> list[Response]:
@@ -121,7 +119,8 @@ class HFRunner:
             gen_kw.update(do_sample=True, temperature=params.temperature, top_p=params.top_p)
         if params.stop:
             gen_kw.update(stop_strings=list(params.stop), tokenizer=tok)
-        out = self._model.generate(**inputs, **gen_kw)
+        with torch.no_grad():  # local, not torch.set_grad_enabled(False): a training loop shares the process
+            out = self._model.generate(**inputs, **gen_kw)
         self.calls += 1
         new = out[:, inputs["input_ids"].shape[1]:]
         latency = (time.perf_counter() - t0) / len(reqs)
