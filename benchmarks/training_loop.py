@@ -43,6 +43,8 @@ def results(run_root: Path, slug: str, style: str | None = None) -> dict:
     for p in sorted((run_root / slug / "synth_spatial").glob("*/results.json")):
         r = json.loads(p.read_text())
         if style is None or r.get("prompt_style") == style:
+            stats = p.parent / "stats.json"
+            r["_wall_s"] = json.loads(stats.read_text()).get("wall_s") if stats.exists() else None
             found.append(r)
     if not found:
         raise SystemExit(f"no results for {slug} ({style})")
@@ -121,16 +123,17 @@ def main() -> None:
         m = r["metrics"]["accuracy"]
         cats = r.get("categories") or {}
         rows.append((label, style, m["value"], m["ci_low"], m["ci_high"], m["n"], r["health"]["extraction_failure_rate"],
-                     {c: v["accuracy"] for c, v in cats.items()}))
+                     r["_wall_s"], {c: v["accuracy"] for c, v in cats.items()}))
     state["results"] = [dict(zip(("model", "style", "accuracy", "ci_low", "ci_high", "n", "extraction_failure_rate",
-                                  "categories"), row, strict=True)) for row in rows]
+                                  "eval_wall_s", "categories"), row, strict=True)) for row in rows]
     state_path.write_text(json.dumps(state, indent=2))
     plot(out, args.png)
-    print("| model | prompt style | accuracy | 95% CI (Wilson) | n | extraction failures |")
-    print("|---|---|---|---|---|---|")
-    for label, style, acc, lo, hi, n, fail, _ in rows:
-        print(f"| {label} | {style} | {100 * acc:.1f} | [{100 * lo:.1f}, {100 * hi:.1f}] | {n} | {100 * fail:.1f}% |")
-    cats = sorted({c for row in rows for c in row[7]})
+    print("| model | prompt style | accuracy | 95% CI (Wilson) | n | extraction failures | eval time (s) |")
+    print("|---|---|---|---|---|---|---|")
+    for label, style, acc, lo, hi, n, fail, wall, _ in rows:
+        print(f"| {label} | {style} | {100 * acc:.1f} | [{100 * lo:.1f}, {100 * hi:.1f}] | {n} | {100 * fail:.1f}% "
+              f"| {wall} |")
+    cats = sorted({c for row in rows for c in row[-1]})
     print("\n| model | " + " | ".join(cats) + " |\n|---|" + "---|" * len(cats))
     for label, style, *_, per in rows:
         print(f"| {label} ({style}) | " + " | ".join(f"{100 * per.get(c, 0):.0f}" for c in cats) + " |")

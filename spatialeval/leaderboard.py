@@ -185,14 +185,15 @@ def score_rows(rows: list[Row], columns: list[Column]) -> None:
     visible = [c for c in columns if not c.hidden]
     by_key = {r.key: r for r in rows}
     for c in visible:
-        vals = {r.key: r.cells[c.id].value for r in rows if c.id in r.cells and r.cells[c.id].value is not None}
-        for key, rank in rank_values(vals).items():  # type: ignore[arg-type]
+        vals = {r.key: v for r in rows if c.id in r.cells and (v := r.cells[c.id].value) is not None}
+        for key, rank in rank_values(vals).items():
             by_key[key].cells[c.id].rank = rank
     for r in rows:
-        vals = [r.cells[c.id] for c in visible if c.id in r.cells and r.cells[c.id].value is not None]
-        r.n_avg = len(vals)
-        r.avg = sum(c.value for c in vals) / len(vals) if vals else None  # type: ignore[misc]
-        ranks = [c.rank for c in vals if c.rank is not None]
+        cells = [r.cells[c.id] for c in visible if c.id in r.cells and r.cells[c.id].value is not None]
+        values = [c.value for c in cells if c.value is not None]
+        r.n_avg = len(values)
+        r.avg = sum(values) / len(values) if values else None
+        ranks = [c.rank for c in cells if c.rank is not None]
         r.avg_rank = sum(ranks) / len(ranks) if ranks else None
 
 

@@ -34,7 +34,7 @@ from typing import Any
 from . import __version__
 from .errors import UserError
 from .leaderboard import Column, Leaderboard, Row, build_leaderboard
-from .plots import Plot, draw
+from .plots import Plot, draw, load_pyplot
 from .published import Published, load_published, reports_dir
 from .runset import RunEntry, load_runs
 from .sampleview import ImageStore, answer_code, run_rows
@@ -334,7 +334,10 @@ def _run_all(plots: list[tuple[Plot, str]], pages: list[tuple[Any, ...]], jobs: 
         return [_draw_job(p) for p in plots], [_run_page(a) for a in pages]
     import multiprocessing as mp
 
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+    fork = "fork" in mp.get_all_start_methods()
+    if fork and plots:
+        load_pyplot()  # import matplotlib once here: forked workers inherit it instead of each importing it
+    ctx = mp.get_context("fork") if fork else None
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         drawn = pool.map(_draw_job, plots, chunksize=1)
         written = pool.map(_run_page, pages, chunksize=max(1, len(pages) // (jobs * 8)))

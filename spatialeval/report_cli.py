@@ -1,27 +1,12 @@
-"""The reporting commands: ``report``, ``compare`` and ``tables`` (registered on the main CLI).
-
-``cli.py`` imports this module at its end, so nothing here imports ``cli`` at import time (that
-would be circular when the CLI runs as ``python -m spatialeval.cli``).
-"""
+"""The reporting commands: ``report``, ``compare`` and ``tables`` (registered on the main CLI)."""
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import click
 
-
-def user_errors(fn):
-    """The main CLI's error handling (one line, exit 2), looked up when the command runs."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from .cli_common import user_errors as handle
-
-        return handle(fn)(*args, **kwargs)
-
-    return wrapper
+from .cli_common import format_table, user_errors
 
 
 @click.command("report")
@@ -69,7 +54,6 @@ def compare_cmd(a: Path, b: Path, html_path: Path | None, seed: int, n_boot: int
     samples, Holm-adjusted across benchmarks. Samples are paired by id; different task versions
     are refused.
     """
-    from .cli_common import format_table
     from .compare import HEADERS, compare, render_html, side_label, table_rows
 
     rows, warnings = compare([a], [b], seed=seed, n_boot=n_boot)

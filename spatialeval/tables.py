@@ -173,7 +173,8 @@ def _lookup(run: RunEntry, src: Source) -> Measured | None:
             return None
         value, lo, hi, n = c["accuracy"], c.get("ci_low"), c.get("ci_high"), c.get("n")
     ci = (_pct(lo), _pct(hi)) if lo is not None and hi is not None else None
-    return Measured(value=100.0 * float(value), ci=ci, n=n, runs=(run,), key=f"{run.task_id}: {label}")  # type: ignore[arg-type]
+    return Measured(value=100.0 * float(value), ci=ci, n=n if isinstance(n, int) else None, runs=(run,),
+                    key=f"{run.task_id}: {label}")
 
 
 def measure(runs: list[RunEntry], col: ColumnSpec, prefer_protocol: tuple[str, ...]) -> Measured | None:

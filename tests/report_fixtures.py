@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from scripted import ScriptedRunner
@@ -128,9 +125,3 @@ def fake_run(root: Path, model: str, task: str, *, version: str = "1", protocol:
     (d / "results.json").write_text(json.dumps(results))
     (d / "samples.jsonl").write_text("")
     return d
-
-
-def run_cli(*args: object) -> subprocess.CompletedProcess:
-    """The CLI in a fresh process, imported as the console script does (exit codes, stderr)."""
-    return subprocess.run([sys.executable, "-c", "from spatialeval.cli import main; main()", *map(str, args)],
-                          capture_output=True, text=True, timeout=300, env=dict(os.environ))

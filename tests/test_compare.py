@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from report_fixtures import answers_a, answers_b, evaluate_scripted, run_cli, task_copy
+from conftest import run_cli_subprocess
+from report_fixtures import answers_a, answers_b, evaluate_scripted, task_copy
 
 from spatialeval.compare import compare
 
@@ -45,7 +46,7 @@ def test_compare_folders_matched_by_task_with_holm(two_sides):
 
 def test_compare_cli_table_and_html(two_sides, tmp_path):
     html = tmp_path / "cmp.html"
-    proc = run_cli("compare", two_sides / "a", two_sides / "b", "--html", html, "--n-boot", "500")
+    proc = run_cli_subprocess("compare", two_sides / "a", two_sides / "b", "--html", html, "--n-boot", "500")
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert "A: model-a" in out and "B: model-b" in out
@@ -64,7 +65,7 @@ def test_compare_refuses_different_task_versions(tmp_path):
     v2 = task_copy(tmp_path / "tasks", version="2")
     a = evaluate_scripted(answers_a(), "model-a", tmp_path / "a", limit=4)
     b = evaluate_scripted(answers_b(), "model-b", tmp_path / "b", task=str(v2), limit=4)
-    proc = run_cli("compare", a, b)
+    proc = run_cli_subprocess("compare", a, b)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "error: task synth_spatial: A is version 1 and B is version 2; different task versions are not compared"]

@@ -103,3 +103,18 @@ def test_make_row_writes_the_exact_schema_and_consistent_answers():
     with pytest.raises(ValueError):
         make_row(image=b"", image_id="7", question="q", options=["a", "b"], answer_index=0, scene=SCENE,
                  category="colour", level="easy", rating=1, width=1, height=1)
+
+
+def test_export_command_writes_verl_parquet_from_stvqa(hub_clone, tmp_path, cli):
+    import pyarrow.parquet as pq
+
+    code, output = cli("train", "export", "--data", hub_clone, "--split", "val", "-o", tmp_path / "val.parquet")
+    assert code == 0, output
+    rows = pq.read_table(tmp_path / "val.parquet").to_pylist()
+    assert len(rows) == 2
+    prompt = rows[0]["prompt"][0]["content"]
+    assert prompt.startswith("<image>") and prompt.count("<image>") == 1 and "Image size: (160 x 120)" in prompt
+    gt = json.loads(rows[0]["reward_model"]["ground_truth"])
+    assert gt["answer"] == "A" and gt["choices"][0] == "behind" and (gt["width"], gt["height"]) == (160, 120)
+    code, output = cli("train", "export", "--data", tmp_path / "val.parquet", "-o", tmp_path / "again.parquet")
+    assert code == 2 and "schema" in output

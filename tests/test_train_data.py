@@ -307,3 +307,27 @@ def test_synth_command_reads_visual_genome(tmp_path, cli):
     assert len(load_stvqa(tmp_path / "out", "train")) == 1
     code, output = cli("synth", "--source", "vg", "-o", tmp_path / "bad")
     assert code == 2 and "--scene-graphs" in output
+
+
+def test_sft_targets_earn_the_full_reward_and_prompts_match_the_evaluation():
+    from spatialeval.prompts import render_text
+    from spatialeval.records import ImageRef, Sample
+    from spatialeval.train.data import examples, synth_stvqa, to_trl_dataset
+
+    rows = synth_stvqa(12, seed=6, balance="uniform")["train"]
+    exs = examples(rows, prompt="spatialthinker", target="trace")
+    for ex in exs:
+        cols = {k: [ex[k]] for k in ("answer", "choices", "answer_option_text", "width", "height")}
+        assert R.spatialthinker_reward(None, [ex["target"]], label_similarity=ExactSimilarity(), **cols) == [
+            pytest.approx(1.0)]
+    row = rows[0]
+    sample = Sample(id="x", index=0, question=row["question_only"], choices=tuple(row["options"]),
+                    images=(ImageRef(data=row["images"][0]["bytes"]),))
+    assert exs[0]["text"] == render_text(sample, "spatialthinker")
+    reasoning = examples(rows, prompt="reasoning", target="reasoning")
+    assert all(R.vanilla_reward(None, [e["target"]], answer=[e["answer"]], choices=[e["choices"]]) == [1.0]
+               for e in reasoning)
+    assert examples(rows, prompt="direct", target="answer")[0]["target"] == rows[0]["answer_only"]
+    ds = to_trl_dataset(exs, sft=True)
+    assert ds[0]["prompt"] == [{"role": "user", "content": exs[0]["text"]}]
+    assert ds[0]["completion"][0]["content"] == exs[0]["target"] and ds[0]["image"].size == (320, 240)
