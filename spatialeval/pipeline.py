@@ -82,11 +82,15 @@ def git_revision() -> dict[str, Any]:
 
 
 def _versions() -> dict[str, str]:
+    """Library versions from package metadata: importing pandas or datasets just to read a version
+    would cost a second of every run's start-up."""
+    from importlib.metadata import PackageNotFoundError, version
+
     out = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for mod in ("numpy", "datasets", "PIL", "pandas"):
+    for dist in ("numpy", "datasets", "pillow", "pandas", "huggingface-hub"):
         try:
-            out[mod] = __import__(mod).__version__
-        except Exception:  # noqa: BLE001
+            out[dist] = version(dist)
+        except PackageNotFoundError:
             continue
     return out
 

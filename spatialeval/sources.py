@@ -234,7 +234,23 @@ def open_source(task: TaskSpec, data: str | None = None) -> Source:
         offline = os.environ.get("HF_HUB_OFFLINE") == "1"
         hint = " (HF_HUB_OFFLINE=1: pass --data PATH to a local copy)" if offline else ""
         raise UserError(f"task {task.id}: cannot load {s.dataset}{hint}: {_first_line(exc)}") from None
+    described["resolved_revision"] = resolved_dataset_commit(str(s.dataset), s.revision)
     return HFSource(_pick_split(ds, s.split, str(s.dataset)), described=described)
+
+
+def resolved_dataset_commit(repo_id: str, revision: str | None) -> str | None:
+    """The commit a Hub load actually read (the pinned one, or what the branch pointed to), so an
+    unpinned task still records its data's exact revision in run.json. None when it cannot be asked."""
+    if revision and len(revision) == 40:
+        return revision
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        return None
+    try:
+        from huggingface_hub import HfApi
+
+        return str(HfApi().dataset_info(repo_id, revision=revision).sha)
+    except Exception:  # noqa: BLE001 - provenance is best effort; the load itself already succeeded
+        return None
 
 
 def _clone_cache_dir(path: Path) -> str:

@@ -111,3 +111,12 @@ def test_prompt_styles_render_over_a_dataset(cli, tmp_path, style):
         assert "<think>" in text and "Question: Question 0?" in text and "(A) yes" in text
     else:
         assert "A. yes" in text and "letter" in text
+
+
+def test_resolved_dataset_commit_is_recorded_without_guessing(monkeypatch):
+    from spatialeval.sources import resolved_dataset_commit
+
+    pinned = "24bc4854ead64eb7d1442da7e4789d2c807816b2"
+    assert resolved_dataset_commit("ccvl/3DSRBench", pinned) == pinned
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert resolved_dataset_commit("nyu-visionx/CV-Bench", None) is None  # offline: unknown, never invented

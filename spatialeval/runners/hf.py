@@ -43,11 +43,26 @@ class HFRunner:
         self.path = path
         self.revision = revision
         self.weights_sha256 = weights_sha256
-        self.device, self.dtype = auto_device_dtype(device, dtype)
+        self._requested = (device, dtype)
+        self._resolved: tuple[str, Any] | None = None
         self.trust_remote_code = trust_remote_code
         self.calls = 0
         self._model = None
         self._processor = None
+
+    # -- device and dtype, resolved on first use: importing torch costs seconds, and a rerun of a
+    # finished run or a run served from the cache never needs it ---------------------------------
+    @property
+    def device(self) -> str:
+        if self._resolved is None:
+            self._resolved = auto_device_dtype(*self._requested)
+        return self._resolved[0]
+
+    @property
+    def dtype(self):
+        if self._resolved is None:
+            self._resolved = auto_device_dtype(*self._requested)
+        return self._resolved[1]
 
     # -- identity -----------------------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:
