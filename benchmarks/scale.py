@@ -4,7 +4,7 @@
     python benchmarks/scale.py --part ray --n 192   # tiny model: single process vs 1 and 2 Ray workers
     python benchmarks/scale.py --part api --n 512   # API runner vs a loopback server, concurrency 1/8/32
 
-Prints Markdown tables (paste them into docs/PERFORMANCE.scale.md with the machine line it prints).
+Prints Markdown tables (paste them into docs/PERFORMANCE.md with the machine line it prints).
 
 - ray: ``synth_spatial_large``, greedy, model batch 8, no cache. "steady" times a second pass over
   fresh samples after the workers have loaded the model; "cold" includes starting the workers
