@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from ..extraction import extract_choice
 from ..records import LETTERS, GenerationParams, ImageRef, Request, Response, hash_json
 from ..stvqa import CATEGORIES, LEVELS, question_with_options
-from .questions import Draft, draft_to_row
+from .questions import Draft, draft_to_row, scene_image_bytes
 from .scenegraph import SceneGraph, VGRelationship
 
 GENERATION_PROMPT = """You write one multiple-choice question that tests visual-spatial reasoning about the image, \
@@ -124,7 +124,7 @@ def generate_questions(graphs: Sequence[SceneGraph], runner: Runner, *, categori
     reqs = []
     for k, sg in enumerate(graphs):
         prompt = GENERATION_PROMPT.format(category=cats[k % len(cats)], scene=json.dumps(sg.to_scene_json()))
-        reqs.append(_request(sg.image_id, _image(sg), prompt, max_tokens))
+        reqs.append(_request(sg.image_id, scene_image_bytes(sg), prompt, max_tokens))
     rows = []
     for sg, resp in zip(graphs, runner.generate(reqs), strict=True):
         q = None if resp.error else parse_generated(resp.text)
@@ -136,17 +136,8 @@ def generate_questions(graphs: Sequence[SceneGraph], runner: Runner, *, categori
         options = q["options"]
         ordered = (options[q["answer"]], *[o for i, o in enumerate(options) if i != q["answer"]])
         draft = Draft(q["category"], q["question"], ordered, ids, rels, q["level"], q["rating"])
-        rows.append(draft_to_row(sg, draft, _image(sg)))
+        rows.append(draft_to_row(sg, draft, scene_image_bytes(sg)))
     return rows
-
-
-def _image(sg: SceneGraph) -> bytes:
-    if isinstance(sg.image, bytes):
-        return sg.image
-    if isinstance(sg.image, str):
-        with open(sg.image, "rb") as fh:
-            return fh.read()
-    raise ValueError(f"scene {sg.image_id} has no image")
 
 
 def validate_rows(rows: Sequence[dict[str, Any]], runner: Runner, *, tries: tuple[int, int] = (2, 2),

@@ -358,7 +358,8 @@ def draft_to_row(sg: SceneGraph, draft: Draft, image: bytes) -> dict[str, Any]:
                     width=sg.width, height=sg.height)
 
 
-def _image_bytes(sg: SceneGraph) -> bytes:
+def scene_image_bytes(sg: SceneGraph) -> bytes:
+    """The scene's image as encoded bytes (inline, or read from its path)."""
     if isinstance(sg.image, bytes):
         return sg.image
     if isinstance(sg.image, str):
@@ -389,7 +390,7 @@ def synthesize(graphs: Iterable[SceneGraph], *, seed: int = 0, balance: str = "s
         for cat in order:
             draft = ASKERS[cat](sg, _seeded("question", seed, sg.image_id, cat))
             if draft is not None:
-                rows.append(draft_to_row(sg, draft, _image_bytes(sg)))
+                rows.append(draft_to_row(sg, draft, scene_image_bytes(sg)))
                 made[cat] += 1
                 break
     return rows
