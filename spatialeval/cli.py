@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .cli_common import _ci, _pct, format_table, user_errors  # noqa: F401 - re-exported for older imports
+from .cli_common import _ci, _pct, format_table, user_errors
 from .cli_scale import merge_cmd, scale_options
 from .errors import UserError
 

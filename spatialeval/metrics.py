@@ -63,7 +63,7 @@ def register_metric(name: str) -> Callable[[MetricFn], MetricFn]:
 # --- small helpers -------------------------------------------------------------------------------
 
 
-def _r(x: float | None) -> float | None:
+def rounded(x: float | None) -> float | None:
     """Round for results.json: plain float, 6 decimals, no -0.0; nan/None become None."""
     if x is None:
         return None
@@ -115,7 +115,7 @@ def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, fl
     return (lo, hi)
 
 
-def _resample_ratio(sums: np.ndarray, sizes: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
+def resample_ratio(sums: np.ndarray, sizes: np.ndarray, rng: np.random.Generator, n_boot: int) -> np.ndarray:
     """``n_boot`` draws of sum(sums[idx]) / sum(sizes[idx]), idx = len(sums) units with replacement.
 
     With ``sizes`` all ones this is the bootstrap of a mean; with cluster sizes, a cluster bootstrap.
@@ -130,7 +130,7 @@ def _resample_ratio(sums: np.ndarray, sizes: np.ndarray, rng: np.random.Generato
     return out
 
 
-def _percentile_ci(boot: np.ndarray) -> tuple[float, float]:
+def percentile_ci(boot: np.ndarray) -> tuple[float, float]:
     lo, hi = np.percentile(boot, [2.5, 97.5])
     return float(lo), float(hi)
 
@@ -142,10 +142,10 @@ def _proportion(scores: Sequence[float]) -> dict[str, Any]:
     lo, hi = wilson_interval(correct, n)
     return {
         "n": n,
-        "correct": _r(correct),
-        "accuracy": _r(correct / n) if n else None,
-        "ci_low": _r(lo),
-        "ci_high": _r(hi),
+        "correct": rounded(correct),
+        "accuracy": rounded(correct / n) if n else None,
+        "ci_low": rounded(lo),
+        "ci_high": rounded(hi),
     }
 
 
@@ -195,13 +195,13 @@ def accuracy(
     total = float(scores.sum())
     w_lo, w_hi = wilson_interval(total, n)
     out: dict[str, Any] = {
-        "value": _r(total / n) if n else None,
-        "ci_low": _r(w_lo),
-        "ci_high": _r(w_hi),
+        "value": rounded(total / n) if n else None,
+        "ci_low": rounded(w_lo),
+        "ci_high": rounded(w_hi),
         "ci_method": "wilson",
         "n": n,
-        "correct": _r(total),
-        "wilson_ci": [_r(w_lo), _r(w_hi)],
+        "correct": rounded(total),
+        "wilson_ci": [rounded(w_lo), rounded(w_hi)],
     }
     keys = [_key(s, cluster_by) for s in ans]
     if any(k is not None for k in keys):
@@ -216,12 +216,12 @@ def accuracy(
         g = len(cluster_of)
         sums = np.bincount(ids, weights=scores, minlength=g)
         sizes = np.bincount(ids, minlength=g).astype(float)
-        lo, hi = _percentile_ci(_resample_ratio(sums, sizes, np.random.default_rng(seed), n_boot))
+        lo, hi = percentile_ci(resample_ratio(sums, sizes, np.random.default_rng(seed), n_boot))
         out.update(
-            ci_low=_r(lo),
-            ci_high=_r(hi),
+            ci_low=rounded(lo),
+            ci_high=rounded(hi),
             ci_method="cluster_bootstrap",
-            cluster_bootstrap_ci=[_r(lo), _r(hi)],
+            cluster_bootstrap_ci=[rounded(lo), rounded(hi)],
             cluster_by=cluster_by,
             n_clusters=g,
             n_boot=n_boot,
@@ -262,10 +262,10 @@ def macro(
         rng = np.random.default_rng(seed)
         boot = np.zeros(n_boot)
         for v in filled:
-            boot += _resample_ratio(v, np.ones_like(v), rng, n_boot)
+            boot += resample_ratio(v, np.ones_like(v), rng, n_boot)
         boot /= len(filled)
-        lo, hi = _percentile_ci(boot)
-        out.update(value=_r(float(np.mean([v.mean() for v in filled]))), ci_low=_r(lo), ci_high=_r(hi))
+        lo, hi = percentile_ci(boot)
+        out.update(value=rounded(float(np.mean([v.mean() for v in filled]))), ci_low=rounded(lo), ci_high=rounded(hi))
     return out
 
 
@@ -352,7 +352,7 @@ def health(scored: Sequence[Scored]) -> dict[str, Any]:
     na = len(ans)
 
     def rate(k: int, d: int) -> float | None:
-        return _r(k / d) if d else None
+        return rounded(k / d) if d else None
 
     failures = Counter(s.failure for s in ans if s.failure is not None)
     known = set(FAILURE_CLASSES)
@@ -371,7 +371,7 @@ def health(scored: Sequence[Scored]) -> dict[str, Any]:
         "refusal_rate": rate(failures.get("refusal", 0), na),
         "n_truncated": truncated,
         "truncation_rate": rate(truncated, na),
-        "mean_output_tokens": _r(sum(tokens) / len(tokens)) if tokens else None,
+        "mean_output_tokens": rounded(sum(tokens) / len(tokens)) if tokens else None,
         "stages": dict(sorted(stages.items())),
     }
 

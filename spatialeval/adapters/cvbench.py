@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..metrics import _percentile_ci, _r, _resample_ratio, answered, category_table, register_metric, sample_score
+from ..metrics import answered, category_table, percentile_ci, register_metric, resample_ratio, rounded, sample_score
 from ..records import Scored
 from . import default_to_sample
 
@@ -59,16 +59,16 @@ def cvbench_official(records: Sequence[Scored], *, seed: int = 0, n_boot: int = 
     for t in types:
         srcs = strata[t]
         point.append(float(np.mean([v.mean() for v in srcs.values()])))
-        boot += np.mean([_resample_ratio(v, np.ones_like(v), rng, n_boot) for v in srcs.values()], axis=0)
+        boot += np.mean([resample_ratio(v, np.ones_like(v), rng, n_boot) for v in srcs.values()], axis=0)
     out: dict[str, Any] = {
         "value": None, "ci_low": None, "ci_high": None, "ci_method": "stratified_bootstrap",
         "n": int(sum(len(v) for t in types for v in strata[t].values())),
         "part": part,
-        "types": {t: _r(float(np.mean([v.mean() for v in strata[t].values()]))) for t in strata},
+        "types": {t: rounded(float(np.mean([v.mean() for v in strata[t].values()]))) for t in strata},
         "sources": category_table([s for s in records if s.meta.get("source") is not None], "source"),
         "n_untyped": missing, "n_boot": n_boot, "seed": seed,
     }
     if types:
-        lo, hi = _percentile_ci(boot / len(types))
-        out.update(value=_r(float(np.mean(point))), ci_low=_r(lo), ci_high=_r(hi))
+        lo, hi = percentile_ci(boot / len(types))
+        out.update(value=rounded(float(np.mean(point))), ci_low=rounded(lo), ci_high=rounded(hi))
     return out

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..extraction import extract_choice
-from ..metrics import _percentile_ci, _r, _resample_ratio, answered, register_metric, sample_score
+from ..metrics import answered, percentile_ci, register_metric, resample_ratio, rounded, sample_score
 from ..records import LETTERS, Extraction, Sample, Scored
 from ..tasks import TaskSpec
 from . import RowError, images_from, normalise_answer
@@ -140,7 +140,7 @@ def official(records: Sequence[Scored], *, seed: int = 0, n_boot: int = 1000) ->
     for task in sorted(by_task):
         u, info = _task_units(task, by_task[task])
         n_err = sum(s.error is not None for s in by_task[task])
-        tasks[task] = {"value": _r(float(np.mean(u))) if u else None, "n_units": len(u),
+        tasks[task] = {"value": rounded(float(np.mean(u))) if u else None, "n_units": len(u),
                        "unit": "pair" if task in PAIRED else "item", "n_errors": n_err, **info}
         if u:
             units[task] = np.array(u, dtype=float)
@@ -149,8 +149,8 @@ def official(records: Sequence[Scored], *, seed: int = 0, n_boot: int = 1000) ->
                            "tasks": tasks, "n_boot": n_boot, "seed": seed}
     if units:
         rng = np.random.default_rng(seed)
-        boot = sum(_resample_ratio(u, np.ones_like(u), rng, n_boot) for u in units.values()) / len(units)
-        lo, hi = _percentile_ci(np.asarray(boot))
+        boot = sum(resample_ratio(u, np.ones_like(u), rng, n_boot) for u in units.values()) / len(units)
+        lo, hi = percentile_ci(np.asarray(boot))
         value = float(np.mean([u.mean() for u in units.values()]))
-        out.update(value=_r(value), ci_low=_r(lo), ci_high=_r(hi))
+        out.update(value=rounded(value), ci_low=rounded(lo), ci_high=rounded(hi))
     return out

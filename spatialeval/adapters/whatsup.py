@@ -25,7 +25,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from ..metrics import _r, register_metric, sample_score, wilson_interval
+from ..metrics import register_metric, rounded, sample_score, wilson_interval
 from ..records import LETTERS, Sample, Scored
 from ..tasks import TaskSpec
 from . import RowError, images_from
@@ -93,8 +93,8 @@ def _pair_set(records: Sequence[Scored], second: Sequence[str], unit: str) -> di
         correct += lr + other if unit == "pair" else lr * other
     n_units = n_items / (2 if unit == "pair" else 4)
     lo, hi = wilson_interval(correct, n_units) if n_units else (float("nan"), float("nan"))
-    return {"value": _r(correct / n_units) if n_units else None, "ci_low": _r(lo), "ci_high": _r(hi),
-            "ci_method": "wilson", "n": n_items, "n_units": _r(n_units), "correct": _r(correct),
+    return {"value": rounded(correct / n_units) if n_units else None, "ci_low": rounded(lo), "ci_high": rounded(hi),
+            "ci_method": "wilson", "n": n_items, "n_units": rounded(n_units), "correct": rounded(correct),
             "n_groups": len(groups) - incomplete, "n_incomplete_groups": incomplete}
 
 
