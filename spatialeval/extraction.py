@@ -85,6 +85,8 @@ def split_thinking(text: str) -> tuple[str | None, str]:
 
 
 def _split(text: str) -> tuple[str | None, str, bool]:
+    if "<" not in text:  # every tag below starts with "<": most direct answers stop here
+        return None, text.strip(), False
     closes = list(_THINK_CLOSE.finditer(text))
     pieces: list[str] = []
     answer = text

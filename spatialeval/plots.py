@@ -50,6 +50,51 @@ def _pct(x: Any) -> float:
     return 100.0 * float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else math.nan
 
 
+_ROW_LABELS: dict[str, Any] = {}
+
+
+def _row_labels(ax, labels: list[str]) -> None:
+    """The row labels of a categorical y axis as one multi-line text artist instead of ticks.
+
+    Label i belongs to the i-th row from the top: data y = n-1-i in the bars and gap plots, y = i
+    in the heatmap (whose y axis points down); either way it is line i of the text. Fifty tick labels
+    cost fifty Tick objects whose extents matplotlib recomputes several times per draw (most of a
+    figure's time); one text is laid out once. Its line spacing is set at draw time from the
+    renderer's own layout so that the lines fall on the rows in PNG and SVG alike.
+    """
+    Text = _ROW_LABELS.get("cls")
+    if Text is None:
+        from matplotlib.text import Text as _Text
+
+        class RowLabels(_Text):
+            def draw(self, renderer):  # noqa: D102 - spacing = row pitch / the "lp" line height used by Text
+                if not self.get_visible():
+                    return
+                pitch = abs(self.axes.transData.transform((0, 1))[1] - self.axes.transData.transform((0, 0))[1])
+                # With a fixed spacing every line is equally high: measure one line once per renderer kind,
+                # dpi and font (a one-line text of the same properties), then stretch to the row pitch.
+                key = (type(renderer).__name__, self.get_figure(root=True).dpi, hash(self.get_fontproperties()))
+                line = _ROW_LABELS.get(key)
+                if line is None:
+                    probe = _Text(0, 0, "lp", fontproperties=self.get_fontproperties(), linespacing=1.0,
+                                  figure=self.get_figure(root=True))
+                    line = _ROW_LABELS[key] = probe.get_window_extent(renderer).height
+                if line > 0:
+                    self.set_linespacing(pitch / line)
+                super().draw(renderer)
+
+        Text = _ROW_LABELS["cls"] = RowLabels
+    import matplotlib
+    import matplotlib.transforms as mtransforms
+
+    n = len(labels)
+    ax.set_yticks([])
+    trans = mtransforms.blended_transform_factory(ax.transAxes, ax.transData)
+    ax.add_artist(Text(-0.012, (n - 1) / 2, "\n".join(labels) if n else "", transform=trans, ha="right",
+                       va="center", multialignment="right", fontsize=matplotlib.rcParams["ytick.labelsize"],
+                       clip_on=False))
+
+
 def _margins(fig, labels: list[str], *, bottom_in: float = 0.45, top_in: float = 0.3, right_in: float = 0.2) -> None:
     """Room for the y tick labels and the title, in inches (cheaper than tight_layout's extra draw)."""
     w, h = fig.get_size_inches()
@@ -65,8 +110,14 @@ def _bars(plt, p: Plot):
     measured = [(y, r) for y, r in zip(ys, rows, strict=True) if r[4] != "published"]
     published = [(y, r) for y, r in zip(ys, rows, strict=True) if r[4] == "published"]
     if measured:  # one call per artist kind, not one per row: drawing time stays flat in the row count
-        ax.barh([y for y, _ in measured], [_pct(r[1]) for _, r in measured], height=0.65,
-                color=[BASELINE if r[4] == "baseline" else MEASURED for _, r in measured])
+        from matplotlib.collections import PolyCollection
+
+        # One collection, not 50 Rectangle patches (barh): a third of a bars figure's time.
+        ax.add_collection(PolyCollection(
+            [[(0, y - 0.325), (v, y - 0.325), (v, y + 0.325), (0, y + 0.325)]
+             for y, v in ((y, _pct(r[1])) for y, r in measured) if not math.isnan(v)],
+            facecolors=[BASELINE if r[4] == "baseline" else MEASURED for _, r in measured if not math.isnan(_pct(r[1]))],
+            edgecolors="none", linewidths=0), autolim=False)
         with_ci = [(y, r) for y, r in measured if r[2] is not None and r[3] is not None]
         if with_ci:
             ax.errorbar([_pct(r[1]) for _, r in with_ci], [y for y, _ in with_ci],
@@ -78,13 +129,13 @@ def _bars(plt, p: Plot):
         ax.plot([_pct(r[1]) for _, r in published], [y for y, _ in published], marker="D", mfc="white",
                 mec=PUBLISHED, ms=5, ls="none", label="published (no CI)")
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
-    ax.set_yticks(ys, [r[0] for r in rows])
     ax.set_ylim(-0.6, n - 0.4)
+    _row_labels(ax, [r[0] for r in rows])
     ax.set_xlim(0, 100)
     ax.set_xlabel(p.payload.get("xlabel", "score (%) with 95% CI"))
     ax.set_title(p.title)
     ax.grid(axis="x", lw=0.3, alpha=0.5)
-    _margins(fig, [r[0] for r in rows], right_in=1.0 if published else 0.2)
+    _margins(fig, [r[0] for r in rows], right_in=1.35 if published else 0.2)
     return fig
 
 
@@ -98,7 +149,7 @@ def _heatmap(plt, p: Plot):
                                     0.6 + bottom_in + 0.22 * max(len(rows), 2)))
     im = ax.imshow(np.ma.masked_invalid(data), aspect="auto", cmap="viridis", vmin=0, vmax=100)
     ax.set_xticks(range(len(cols)), cols, rotation=40, ha="right")
-    ax.set_yticks(range(len(rows)), rows)
+    _row_labels(ax, list(rows))
     if len(rows) * len(cols) <= 160:  # numbers in cells while they stay legible
         for i in range(len(rows)):
             for j in range(len(cols)):
@@ -131,8 +182,8 @@ def _gap(plt, p: Plot):
     base = [(y, r[1]) for y, r in zip(ys, rows, strict=True) if r[1] is not None]
     ax.plot([_pct(b) for _, b in base], [y for y, _ in base], marker="o", color=MEASURED, ms=4, ls="none",
             label=p.payload.get("base_name", "per question"), zorder=3)
-    ax.set_yticks(ys, [r[0] for r in rows])
     ax.set_ylim(-0.6, n - 0.4)
+    _row_labels(ax, [r[0] for r in rows])
     ax.set_xlim(0, 100)
     ax.set_xlabel("score (%)")
     ax.set_title(p.title)

@@ -29,6 +29,7 @@ KEEP_BYTES = 400_000  # a PNG/JPEG/GIF/WebP at most this large and ...
 KEEP_SIDE = 1600  # ... at most this wide/high is copied as it is
 
 _SCENE = re.compile(r"<scene>(.*?)</scene>", re.S | re.I)
+_SCENE_HINT = re.compile(r"</scene>", re.I)
 _OBJECT = re.compile(r'\{[^{}]*?"id"\s*:\s*"(?P<id>[^"]*)"[^{}]*?"bbox"\s*:\s*\[(?P<box>[^\]]*)\][^{}]*?\}')
 
 
@@ -39,7 +40,7 @@ def scene_boxes(text: str) -> list[dict[str, Any]]:
     wrote it well; when it did not (truncated, trailing commas), objects are read one by one, and
     anything unreadable is skipped, never guessed.
     """
-    if not text or "scene>" not in text.lower():  # most outputs: skip the regex
+    if not text or not _SCENE_HINT.search(text):  # most outputs: skip the block regex
         return []
     blocks = _SCENE.findall(text)
     if not blocks:
