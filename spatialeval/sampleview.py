@@ -22,7 +22,7 @@ from typing import Any
 
 from .extraction import split_thinking
 from .runset import RunEntry
-from .store import RunDir
+from .store import RunDir, loads_line
 
 THUMB_MAX = 768  # longest side of a re-encoded image (px)
 KEEP_BYTES = 400_000  # a PNG/JPEG/GIF/WebP at most this large and ...
@@ -48,7 +48,7 @@ def scene_boxes(text: str) -> list[dict[str, Any]]:
     raw = blocks[-1].strip()
     objects: list[Any]
     try:
-        parsed = json.loads(raw)
+        parsed = loads_line(raw)
         objects = parsed.get("objects", []) if isinstance(parsed, dict) else parsed if isinstance(parsed, list) else []
     except json.JSONDecodeError:
         objects = []
