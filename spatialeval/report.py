@@ -19,6 +19,7 @@ element or become markup.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import os
@@ -135,7 +136,10 @@ def http_url(url: Any) -> str:
     return url if isinstance(url, str) and url.startswith(("http://", "https://")) else ""
 
 
+@functools.cache
 def environment():
+    """The report's jinja environment, one per process: templates compile once (the build compiles
+    the run page's before forking its workers, which inherit it)."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(reports_dir() / "templates")), autoescape=True,
@@ -346,6 +350,8 @@ def _run_all(plots: list[tuple[Plot, str]], pages: list[tuple[Any, ...]], jobs: 
     fork = "fork" in mp.get_all_start_methods()
     if fork and plots:
         load_pyplot()  # import matplotlib once here: forked workers inherit it instead of each importing it
+    if fork and pages:
+        environment().get_template("run.html.j2")  # likewise the compiled run page template
     ctx = mp.get_context("fork") if fork else None
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         drawn = pool.map(_draw_job, plots, chunksize=1)
@@ -397,7 +403,8 @@ def build_site(roots: Iterable[str | Path], out_dir: str | Path, options: SiteOp
     t0 = time.perf_counter()
     options = options or SiteOptions()
     out = Path(out_dir)
-    runs = [r for r in load_runs(list(roots)) if not _inside(r.path, out)]
+    out_resolved = out.resolve()
+    runs = [r for r in load_runs(list(roots)) if not _inside(r.path, out_resolved)]
     if not runs:
         raise UserError(f"no run directory outside {out} to report on")
     seen: dict[str, int] = defaultdict(int)
@@ -503,8 +510,9 @@ def _col_ctx(col: Column) -> dict[str, Any]:
 
 
 def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` lies under ``folder`` (already resolved)."""
     try:
-        path.resolve().relative_to(folder.resolve())
+        path.resolve().relative_to(folder)
         return True
     except ValueError:
         return False
