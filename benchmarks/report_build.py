@@ -145,6 +145,36 @@ def timed_build(roots: list[Path], out: Path, options: SiteOptions) -> tuple[flo
     return t1.elapsed - t0.elapsed, cpu
 
 
+def phase_cpu(roots: list[Path], out: Path) -> dict[str, float]:
+    """CPU seconds of the figures, the run pages and everything else, in one single-process cold build."""
+    import spatialeval.report as report
+
+    spent = {"figures": 0.0, "run pages": 0.0}
+    draw_job, run_page = report._draw_job, report._run_page
+
+    def timed(fn, key):
+        def wrapper(args):
+            t = time.process_time()
+            try:
+                return fn(args)
+            finally:
+                spent[key] += time.process_time() - t
+        return wrapper
+
+    report._draw_job, report._run_page = timed(draw_job, "figures"), timed(run_page, "run pages")
+    try:
+        t0 = time.process_time()
+        build_site(roots, out, SiteOptions(jobs=1))
+        total = time.process_time() - t0
+    finally:
+        report._draw_job, report._run_page = draw_job, run_page
+    n_plots = len(list((out / "plots").glob("*.png")))
+    return {f"{n_plots} figures (PNG + SVG each)": spent["figures"],
+            f"{len(list((out / 'runs').glob('*.html')))} run pages (sample browsers)": spent["run pages"],
+            "the rest (loading runs, leaderboard, tables, index and benchmark pages)":
+                total - spent["figures"] - spent["run pages"], "total": total}
+
+
 def machine() -> str:
     cpu = platform.processor() or ""
     try:
@@ -193,6 +223,7 @@ def main() -> None:
                           grouped=t % 3 == 0, style=1, seed=k)
             figures[names[3]].append(timed_build([runs, extra], out, SiteOptions(jobs=args.jobs)))
         size = sum(f.stat().st_size for f in (tmp_path / "site0").rglob("*") if f.is_file())
+        phases = phase_cpu([runs], tmp_path / "phases")
     n_runs = args.models * args.tasks
     print(f"## Report build: {args.models} models x {args.tasks} tasks = {n_runs} runs, "
           f"{args.samples} samples each\n")
@@ -204,6 +235,11 @@ def main() -> None:
     for name, xs in figures.items():
         print(f"| {name} | {statistics.median(w for w, _ in xs):.2f} | {statistics.median(c for _, c in xs):.2f} | "
               + ", ".join(f"{w:.2f} / {c:.2f}" for w, c in xs) + " |")
+    print("\nWhere the CPU goes (one more cold build in a single process, `-j 1`):\n")
+    print("| part | CPU (s) |")
+    print("|---|---|")
+    for name, sec in phases.items():
+        print(f"| {name} | {sec:.2f} |")
 
 
 if __name__ == "__main__":
