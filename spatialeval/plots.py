@@ -12,6 +12,7 @@ the drawing to worker processes; ``draw`` renders one. Kinds:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +32,11 @@ class Plot:
     payload: dict[str, Any]
 
 
+@functools.cache
 def load_pyplot():
-    """matplotlib.pyplot on the Agg backend with the report style (the report calls it before forking)."""
+    """matplotlib.pyplot on the Agg backend with the report style (the report calls it before forking).
+
+    Once per process: updating rcParams for every figure costs more than some figures' drawing."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -43,6 +47,20 @@ def load_pyplot():
                          "axes.titlesize": 9, "axes.spines.top": False, "axes.spines.right": False,
                          "text.hinting": "none"})
     return plt
+
+
+def warm_up() -> None:
+    """Import pyplot and draw one small figure to PNG and SVG, so that the fonts, the font lookups and
+    the renderers' caches exist before the report forks its workers (each would pay for them)."""
+    import io
+
+    plt = load_pyplot()
+    fig, ax = plt.subplots(figsize=(2, 1))
+    ax.set_title("warm-up")
+    _row_labels(ax, ["a", "b"])
+    for fmt in ("png", "svg"):
+        fig.savefig(io.BytesIO(), format=fmt, dpi=110 if fmt == "png" else "figure")
+    plt.close(fig)
 
 
 def _pct(x: Any) -> float:

@@ -38,7 +38,7 @@ from markupsafe import Markup
 from . import __version__
 from .errors import UserError
 from .leaderboard import Column, Leaderboard, Row, build_leaderboard
-from .plots import Plot, draw, load_pyplot
+from .plots import Plot, draw, warm_up
 from .published import Published, load_published, reports_dir
 from .runset import RunEntry, load_runs
 from .sampleview import ImageStore, answer_code, run_rows
@@ -336,7 +336,7 @@ def _run_key(run: RunEntry, col: Column, options: SiteOptions, assets: str) -> s
 # --- the build -----------------------------------------------------------------------------------
 
 
-def _run_all(plots: list[tuple[Plot, str]], pages: list[tuple[Any, ...]], jobs: int
+def _run_all(plots: list[tuple[Plot, str]], pages: list[tuple[Any, ...]], jobs: int, meanwhile=None
              ) -> tuple[list[tuple[str, dict[str, str]]], list[dict[str, Any]]]:
     """Draw the figures and write the run pages, in ``jobs`` worker processes when there is enough work.
 
@@ -344,18 +344,23 @@ def _run_all(plots: list[tuple[Plot, str]], pages: list[tuple[Any, ...]], jobs: 
     and quick, so they go in chunks. Both kinds share the pool, so no worker idles.
     """
     if jobs <= 1 or len(plots) + len(pages) < 4:
-        return [_draw_job(p) for p in plots], [_run_page(a) for a in pages]
+        drawn, written = [_draw_job(p) for p in plots], [_run_page(a) for a in pages]
+        if meanwhile is not None:
+            meanwhile()
+        return drawn, written
     import multiprocessing as mp
 
     fork = "fork" in mp.get_all_start_methods()
     if fork and plots:
-        load_pyplot()  # import matplotlib once here: forked workers inherit it instead of each importing it
+        warm_up()  # import matplotlib and load its fonts once here: forked workers inherit them
     if fork and pages:
         environment().get_template("run.html.j2")  # likewise the compiled run page template
     ctx = mp.get_context("fork") if fork else None
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         drawn = pool.map(_draw_job, plots, chunksize=1)
         written = pool.map(_run_page, pages, chunksize=max(1, len(pages) // (jobs * 8)))
+        if meanwhile is not None:  # the main process's own pages, while the workers draw and write
+            meanwhile()
         return list(drawn), list(written)
 
 
@@ -447,7 +452,9 @@ def build_site(roots: Iterable[str | Path], out_dir: str | Path, options: SiteOp
     page_args = []
     if options.samples:
         assets = _assets_hash()
-        for r in runs:
+        # By task, so that a worker's chunk of pages shares one task's images: each image is read,
+        # hashed and copied by one worker rather than by every worker.
+        for r in sorted(runs, key=lambda r: (r.task_id, r.slug)):
             key = _run_key(r, col_of[r.slug], options, assets)
             old = old_pages.get(r.slug)
             page = out / "runs" / f"{r.slug}.html"
@@ -456,50 +463,51 @@ def build_site(roots: Iterable[str | Path], out_dir: str | Path, options: SiteOp
             else:
                 page_args.append((r, _col_ctx(col_of[r.slug]), run_base, str(out), options.show_restricted_images,
                                   key))
-    _, written = _run_all([(p, str(out / "plots")) for p in todo], page_args, jobs)
-    pages.update((entry["slug"], entry) for entry in written)
-    for stale in (out / "runs").glob("*.html"):
-        if stale.stem not in pages:
-            stale.unlink()
     plot_files = {p.name: {"png": f"{p.name}.png", "svg": f"{p.name}.svg"} for p in plots}
 
     def pinfo(p: Plot | None) -> dict[str, Any] | None:
         return None if p is None else {"title": p.title, "files": plot_files[p.name]}
 
+    def summary_pages() -> None:
+        """The leaderboard, benchmark and paper pages and the exports: they need no worker's result."""
+        overview = next((p for p in plots if p.name == "overview"), None)
+        _write(out / "index.html", env.get_template("index.html.j2").render(
+            **base, root="", warnings=lb.warnings, columns=lb.columns, rows=lb.rows, overview=pinfo(overview),
+            health_rows=_health_rows(lb)))
+        for col in lb.columns:
+            col_runs = sorted(col.runs, key=lambda r: (-(r.primary_metric().get("value") or -1), r.model_id))
+            keys: list[str] = []
+            for r in col_runs:
+                keys += [k for k in r.metrics if k not in keys]
+            cats: list[str] = []
+            for r in col_runs:
+                cats += [c for c in r.categories if c not in cats]
+            warns = [w for w in lb.warnings if f"task {col.task_id} " in w or f" {col.label}:" in w]
+            mine = per_col.get(col.id, {})
+            _write(out / f"bench-{col.id}.html", env.get_template("bench.html.j2").render(
+                **base, root="", col=col, runs=col_runs, metric_keys=keys, categories=cats, warnings=warns,
+                published=_bench_published(col, lb), paper_cols=_paper_cols(col, spec),
+                paper_title=spec.title if spec else "",
+                plots={k: pinfo(mine.get(k)) for k in ("bars", "heatmap", "gap")}))
+        if spec is not None:
+            md, tex = render_markdown(spec, tables, checks), render_latex(spec, tables, checks)
+            _write(out / "tables.md", md)
+            _write(out / "tables.tex", tex)
+            _write(out / "paper.html", env.get_template("paper.html.j2").render(
+                **base, root="", spec=spec, tables=tables, verify_headers=VERIFY_HEADERS,
+                checks=list(zip(verification_rows(checks), checks, strict=True)),
+                any_excluded=any(t.spec.rank_exclude for t in tables)))
+        _export(out, lb)
+
+    _, written = _run_all([(p, str(out / "plots")) for p in todo], page_args, jobs, meanwhile=summary_pages)
+    pages.update((entry["slug"], entry) for entry in written)
+    for stale in (out / "runs").glob("*.html"):
+        if stale.stem not in pages:
+            stale.unlink()
     if options.samples:
         _finish_run_pages(out, lb, pages, col_of)
     write_json_atomic(manifest_path, {"plots": {p.name: _plot_hash(p) for p in plots}, "runs": pages})
-    n_pages = len(pages)
-
-    overview = next((p for p in plots if p.name == "overview"), None)
-    _write(out / "index.html", env.get_template("index.html.j2").render(
-        **base, root="", warnings=lb.warnings, columns=lb.columns, rows=lb.rows, overview=pinfo(overview),
-        health_rows=_health_rows(lb)))
-    for col in lb.columns:
-        col_runs = sorted(col.runs, key=lambda r: (-(r.primary_metric().get("value") or -1), r.model_id))
-        keys: list[str] = []
-        for r in col_runs:
-            keys += [k for k in r.metrics if k not in keys]
-        cats: list[str] = []
-        for r in col_runs:
-            cats += [c for c in r.categories if c not in cats]
-        warns = [w for w in lb.warnings if f"task {col.task_id} " in w or f" {col.label}:" in w]
-        mine = per_col.get(col.id, {})
-        _write(out / f"bench-{col.id}.html", env.get_template("bench.html.j2").render(
-            **base, root="", col=col, runs=col_runs, metric_keys=keys, categories=cats, warnings=warns,
-            published=_bench_published(col, lb), paper_cols=_paper_cols(col, spec),
-            paper_title=spec.title if spec else "",
-            plots={k: pinfo(mine.get(k)) for k in ("bars", "heatmap", "gap")}))
-    if spec is not None:
-        md, tex = render_markdown(spec, tables, checks), render_latex(spec, tables, checks)
-        _write(out / "tables.md", md)
-        _write(out / "tables.tex", tex)
-        _write(out / "paper.html", env.get_template("paper.html.j2").render(
-            **base, root="", spec=spec, tables=tables, verify_headers=VERIFY_HEADERS,
-            checks=list(zip(verification_rows(checks), checks, strict=True)),
-            any_excluded=any(t.spec.rank_exclude for t in tables)))
-    _export(out, lb)
-    n_pages += 1 + len(lb.columns) + (1 if spec is not None else 0)
+    n_pages = len(pages) + 1 + len(lb.columns) + (1 if spec is not None else 0)
     return BuildResult(out_dir=out, n_runs=len(runs), n_pages=n_pages, warnings=lb.warnings,
                        seconds=time.perf_counter() - t0)
 
