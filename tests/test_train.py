@@ -167,3 +167,25 @@ def test_every_recipe_is_accepted_by_trls_config_classes(tmp_path):
     paper = trl.GRPOConfig(**{**load_recipe("spatialthinker-3b").trl, "bf16": False, "use_cpu": True,
                               "output_dir": str(tmp_path)})
     assert paper.generation_batch_size * 4 == 512 * 8  # per process; 4 GPUs make the paper's 512 prompts x 8
+
+
+def test_freeze_keeps_the_named_parameters_out_of_training(tmp_path, tiny_model_path):
+    pytest.importorskip("transformers")
+    from transformers import Qwen2_5_VLForConditionalGeneration
+
+    from spatialeval.train.trainer import freeze
+
+    r = load_recipe("tiny-sft", ["freeze=[model.visual]"])
+    assert r.freeze == ("model.visual",) and r.to_json()["freeze"] == ["model.visual"]
+    assert load_recipe("tiny-sft").freeze == ()
+    (tmp_path / "r.yaml").write_text("name: x\nmethod: sft\nmodel: m\ndata: {}\nfreeze: {a: 1}\n")
+    with pytest.raises(UserError, match="freeze"):
+        load_recipe(str(tmp_path / "r.yaml"))
+
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(tiny_model_path)
+    n = freeze(model, r.freeze)
+    visual = {k for k, _ in model.named_parameters() if k.startswith("model.visual")}
+    assert visual and n == sum(p.numel() for k, p in model.named_parameters() if k in visual)
+    assert all(p.requires_grad == (k not in visual) for k, p in model.named_parameters())
+    with pytest.raises(UserError, match="no parameter matches"):
+        freeze(model, ["model.no_such_part"])

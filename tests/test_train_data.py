@@ -331,3 +331,19 @@ def test_sft_targets_earn_the_full_reward_and_prompts_match_the_evaluation():
     ds = to_trl_dataset(exs, sft=True)
     assert ds[0]["prompt"] == [{"role": "user", "content": exs[0]["text"]}]
     assert ds[0]["completion"][0]["content"] == exs[0]["target"] and ds[0]["image"].size == (320, 240)
+
+
+def test_option_text_target_is_the_gold_option_and_the_extractor_maps_it_to_the_letter():
+    from spatialeval.extraction import extract_choice
+    from spatialeval.train.data import examples, synth_stvqa
+    from spatialeval.train.recipes import load_recipe
+
+    rows = synth_stvqa(12, seed=6, balance="uniform")["train"]
+    exs = examples(rows, prompt="direct", target="option_text")
+    for ex in exs:
+        assert ex["target"] in ex["choices"] and not ex["target"].startswith("(")
+        assert extract_choice(ex["target"], ex["choices"]).answer == ex["answer"]
+    assert {ex["category"] for ex in exs} >= {"relation", "count", "existence"}
+    recipe = load_recipe("tiny-sft-direct")
+    assert (recipe.target, recipe.prompt, recipe.eval["prompt_style"]) == ("option_text", "direct", "direct")
+    assert recipe.data["source"] == "synth" and recipe.data["seed"] != 0  # synth_spatial (seed 0) is held out

@@ -81,7 +81,7 @@ def _label(object_id: str) -> str:
 
 
 def target_for(row: dict[str, Any], target: str) -> str:
-    """The SFT completion: the answer alone, think/answer, or the full observe/scene/think/answer trace.
+    """The SFT completion: the letter, the option text, think/answer, or the full observe/scene/think/answer trace.
 
     Observation and reasoning are written from the row's sub-scene-graph by a template: short, true
     to the graph, and in the exact format the rewards check.
@@ -89,6 +89,12 @@ def target_for(row: dict[str, Any], target: str) -> str:
     answer = row["answer_option_text_only"]
     if target == "answer":
         return row["answer_only"]
+    if target == "option_text":
+        # The gold option's text alone ("left", "3", "red star"): no letter indirection to learn;
+        # the evaluation extractor's option_text stage maps an output equal to one option to its letter.
+        from ..records import LETTERS
+
+        return options_of(row)[LETTERS.index(row["answer_only"])]
     scene = _scene(row)
     facts = [f"the {_label(r['subject'])} is {r['predicate']} the {_label(r['object'])}"
              for r in scene.get("relationships", [])]

@@ -13,10 +13,16 @@ Fields:
   the bundled synthetic scenes with ``n``, ``seed``, ``balance``), ``split``, ``limit``.
 - ``prompt``: ``problem`` (the dataset's own long training prompt, as the paper) or a harness
   prompt style (direct | reasoning | spatialthinker), so training and evaluation prompts match.
-- ``target`` (SFT): trace (observe/scene/think/answer) | reasoning (think/answer) | answer.
+- ``target`` (SFT): trace (observe/scene/think/answer) | reasoning (think/answer) | answer (the
+  letter) | option_text (the gold option's text, e.g. ``left``; the extractor maps it to its letter).
 - ``reward`` (GRPO): spatialthinker | vanilla; ``accuracy_mode``: choice | exact;
   ``label_similarity``: spacy | minilm | exact (default: the best installed).
 - ``processor``: ``min_pixels``/``max_pixels`` for the image processor.
+- ``freeze``: parameter-name prefixes to keep fixed (e.g. ``[model.visual]``: the vision tower
+  and merger). A randomly initialised vision tower left trainable collapses early in training
+  (its outputs become nearly the same for every image token while the LLM learns the answer
+  format), after which the answer no longer depends on the image; frozen, its random features stay
+  informative.
 - ``trl``: keyword arguments for the TRL config.
 - ``eval``: ``prompt_style`` and ``max_new_tokens`` for ``spatialeval run`` on the checkpoint.
 - ``launch``: how the recipe is meant to be launched (documentation; multi-GPU recipes).
@@ -35,10 +41,10 @@ import yaml
 from ..errors import UserError
 
 METHODS = ("grpo", "sft")
-TARGETS = ("trace", "reasoning", "answer")
+TARGETS = ("trace", "reasoning", "answer", "option_text")
 PROMPTS = ("problem", "direct", "reasoning", "spatialthinker")
 _KNOWN = {"name", "description", "method", "model", "data", "prompt", "target", "reward", "accuracy_mode",
-          "processor", "trl", "eval", "launch", "notes", "label_similarity"}
+          "processor", "trl", "eval", "launch", "notes", "label_similarity", "freeze"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class Recipe:
     accuracy_mode: str = "choice"
     label_similarity: str | None = None  # None: the best installed (spacy, minilm, exact)
     processor: dict[str, Any] = field(default_factory=dict)
+    freeze: tuple[str, ...] = ()
     eval: dict[str, Any] = field(default_factory=dict)
     launch: str | None = None
     notes: str = ""
@@ -65,6 +72,7 @@ class Recipe:
                 "description": self.description, "prompt": self.prompt, "target": self.target,
                 "reward": self.reward, "accuracy_mode": self.accuracy_mode,
                 "label_similarity": self.label_similarity, "processor": self.processor,
+                "freeze": list(self.freeze),
                 "eval": self.eval, "launch": self.launch, "path": str(self.path) if self.path else None}
 
 
@@ -131,9 +139,14 @@ def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> Recipe
     reward = raw.get("reward")
     if raw["method"] == "grpo" and reward not in ("spatialthinker", "vanilla"):
         raise UserError(f"{path}: a grpo recipe needs reward: spatialthinker | vanilla")
+    freeze = raw.get("freeze") or []
+    if isinstance(freeze, str):
+        freeze = [freeze]
+    if not isinstance(freeze, list) or not all(isinstance(f, str) and f for f in freeze):
+        raise UserError(f"{path}: freeze must be a list of parameter-name prefixes")
     return Recipe(name=str(raw["name"]), method=raw["method"], model=str(raw["model"]), data=dict(raw["data"]),
                   trl=dict(raw.get("trl") or {}), description=str(raw.get("description", "")).strip(),
                   prompt=prompt, target=target, reward=reward, accuracy_mode=raw.get("accuracy_mode", "choice"),
                   label_similarity=raw.get("label_similarity"),
-                  processor=dict(raw.get("processor") or {}), eval=dict(raw.get("eval") or {}),
+                  processor=dict(raw.get("processor") or {}), freeze=tuple(freeze), eval=dict(raw.get("eval") or {}),
                   launch=raw.get("launch"), notes=str(raw.get("notes", "")), path=path)

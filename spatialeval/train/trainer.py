@@ -189,6 +189,8 @@ def train(recipe: Recipe, output_dir: str | Path, *, method: str | None = None) 
         config = GRPOConfig(**kwargs, reward_weights=weights)
         trainer = GRPOTrainer(model=model_path, reward_funcs=funcs, args=config, train_dataset=dataset,
                               processing_class=processor, callbacks=callbacks)
+    if recipe.freeze:
+        info["frozen_parameters"] = freeze(trainer.model, recipe.freeze)
     t_train = time.perf_counter()
     trainer.train()
     t_train = time.perf_counter() - t_train
@@ -206,6 +208,21 @@ def train(recipe: Recipe, output_dir: str | Path, *, method: str | None = None) 
         info["reward_health"] = monitor.summary()
     (out / "train.json").write_text(json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
     return TrainResult(out, final, info)
+
+
+def freeze(model: Any, prefixes: tuple[str, ...] | list[str]) -> int:
+    """Stop gradients to parameters whose name starts with one of ``prefixes``; returns how many
+    parameters (elements) were frozen. Runs before ``train()``, which builds the optimizer from the
+    parameters that still require gradients."""
+    n = 0
+    for name, p in model.named_parameters():
+        if any(name.startswith(pre) for pre in prefixes):
+            p.requires_grad_(False)
+            n += p.numel()
+    if n == 0:
+        names = sorted({".".join(k.split(".")[:2]) for k, _ in model.named_parameters()})
+        raise UserError(f"freeze {list(prefixes)}: no parameter matches (names start with {', '.join(names)})")
+    return n
 
 
 def eval_command(recipe: Recipe, checkpoint: Path) -> str:
