@@ -68,7 +68,7 @@ def _pct(x: Any) -> float:
     return 100.0 * float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else math.nan
 
 
-_ROW_LABELS: dict[str, Any] = {}
+_ROW_LABELS: dict[Any, Any] = {}  # the artist class, and line heights by (renderer kind, dpi, font)
 
 
 def _row_labels(ax, labels: list[str]) -> None:
@@ -85,7 +85,7 @@ def _row_labels(ax, labels: list[str]) -> None:
         from matplotlib.text import Text as _Text
 
         class RowLabels(_Text):
-            def draw(self, renderer):  # noqa: D102 - spacing = row pitch / the "lp" line height used by Text
+            def draw(self, renderer):  # line spacing = row pitch / the height of one line at spacing 1
                 if not self.get_visible():
                     return
                 pitch = abs(self.axes.transData.transform((0, 1))[1] - self.axes.transData.transform((0, 0))[1])
@@ -106,6 +106,8 @@ def _row_labels(ax, labels: list[str]) -> None:
     import matplotlib.transforms as mtransforms
 
     n = len(labels)
+    # One line per label, shown literally: no line break inside a label, no "$...$" mathtext.
+    labels = [str(x).replace("\n", " ").replace("$", r"\$") for x in labels]
     ax.set_yticks([])
     trans = mtransforms.blended_transform_factory(ax.transAxes, ax.transData)
     ax.add_artist(Text(-0.012, (n - 1) / 2, "\n".join(labels) if n else "", transform=trans, ha="right",

@@ -98,3 +98,11 @@ def test_bars_skip_a_missing_value_and_draw_the_rest(tmp_path):
         assert widths == [50.0, 70.0]
     finally:
         plt.close(fig)
+
+
+def test_labels_with_dollars_and_line_breaks_are_drawn_literally_one_line_each(tmp_path):
+    rows = [["cost $5 run", 0.5, 0.4, 0.6, "measured"], ["two\nlines", 0.6, 0.5, 0.7, "measured"],
+            ["$x^2$", 0.7, 0.6, 0.8, "measured"]]
+    files = draw(Plot("bars", "odd", "Odd", {"rows": rows}), tmp_path)
+    texts = re.findall(r"<text[^>]*>([^<]*)</text>", (tmp_path / files["svg"]).read_text())
+    assert {"cost $5 run", "two lines", "$x^2$"} <= set(texts)
