@@ -68,7 +68,32 @@ def _pct(x: Any) -> float:
     return 100.0 * float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else math.nan
 
 
-_ROW_LABELS: dict[Any, Any] = {}  # the artist class, and line heights by (renderer kind, dpi, font)
+_LINE_HEIGHTS: dict[tuple[Any, ...], float] = {}  # one text line's height by (renderer kind, dpi, font)
+
+
+@functools.cache
+def _row_labels_class():
+    """``RowLabels``: a multi-line Text whose line spacing is set at draw time to the row pitch."""
+    from matplotlib.text import Text
+
+    class RowLabels(Text):
+        def draw(self, renderer):  # line spacing = row pitch / the height of one line at spacing 1
+            if not self.get_visible():
+                return
+            pitch = abs(self.axes.transData.transform((0, 1))[1] - self.axes.transData.transform((0, 0))[1])
+            # With a fixed spacing every line is equally high: measure one line once per renderer kind,
+            # dpi and font (a one-line text of the same properties), then stretch to the row pitch.
+            key = (type(renderer).__name__, self.get_figure(root=True).dpi, hash(self.get_fontproperties()))
+            line = _LINE_HEIGHTS.get(key)
+            if line is None:
+                probe = Text(0, 0, "lp", fontproperties=self.get_fontproperties(), linespacing=1.0,
+                             figure=self.get_figure(root=True))
+                line = _LINE_HEIGHTS[key] = probe.get_window_extent(renderer).height
+            if line > 0:
+                self.set_linespacing(pitch / line)
+            super().draw(renderer)
+
+    return RowLabels
 
 
 def _row_labels(ax, labels: list[str]) -> None:
@@ -80,28 +105,6 @@ def _row_labels(ax, labels: list[str]) -> None:
     figure's time); one text is laid out once. Its line spacing is set at draw time from the
     renderer's own layout so that the lines fall on the rows in PNG and SVG alike.
     """
-    Text = _ROW_LABELS.get("cls")
-    if Text is None:
-        from matplotlib.text import Text as _Text
-
-        class RowLabels(_Text):
-            def draw(self, renderer):  # line spacing = row pitch / the height of one line at spacing 1
-                if not self.get_visible():
-                    return
-                pitch = abs(self.axes.transData.transform((0, 1))[1] - self.axes.transData.transform((0, 0))[1])
-                # With a fixed spacing every line is equally high: measure one line once per renderer kind,
-                # dpi and font (a one-line text of the same properties), then stretch to the row pitch.
-                key = (type(renderer).__name__, self.get_figure(root=True).dpi, hash(self.get_fontproperties()))
-                line = _ROW_LABELS.get(key)
-                if line is None:
-                    probe = _Text(0, 0, "lp", fontproperties=self.get_fontproperties(), linespacing=1.0,
-                                  figure=self.get_figure(root=True))
-                    line = _ROW_LABELS[key] = probe.get_window_extent(renderer).height
-                if line > 0:
-                    self.set_linespacing(pitch / line)
-                super().draw(renderer)
-
-        Text = _ROW_LABELS["cls"] = RowLabels
     import matplotlib
     import matplotlib.transforms as mtransforms
 
@@ -110,9 +113,9 @@ def _row_labels(ax, labels: list[str]) -> None:
     labels = [str(x).replace("\n", " ").replace("$", r"\$") for x in labels]
     ax.set_yticks([])
     trans = mtransforms.blended_transform_factory(ax.transAxes, ax.transData)
-    ax.add_artist(Text(-0.012, (n - 1) / 2, "\n".join(labels) if n else "", transform=trans, ha="right",
-                       va="center", multialignment="right", fontsize=matplotlib.rcParams["ytick.labelsize"],
-                       clip_on=False))
+    ax.add_artist(_row_labels_class()(-0.012, (n - 1) / 2, "\n".join(labels), transform=trans, ha="right",
+                                      va="center", multialignment="right",
+                                      fontsize=matplotlib.rcParams["ytick.labelsize"], clip_on=False))
 
 
 def _margins(fig, labels: list[str], *, bottom_in: float = 0.45, top_in: float = 0.3, right_in: float = 0.2) -> None:

@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..records import ImageRef, Sample
+from ..records import LETTERS, ImageRef, Sample
 from ..stvqa import CATEGORIES, options_of
 from .questions import split_rows, synthesize
 from .scenegraph import from_synth_row
@@ -92,8 +92,6 @@ def target_for(row: dict[str, Any], target: str) -> str:
     if target == "option_text":
         # The gold option's text alone ("left", "3", "red star"): no letter indirection to learn;
         # the evaluation extractor's option_text stage maps an output equal to one option to its letter.
-        from ..records import LETTERS
-
         return options_of(row)[LETTERS.index(row["answer_only"])]
     scene = _scene(row)
     facts = [f"the {_label(r['subject'])} is {r['predicate']} the {_label(r['object'])}"
