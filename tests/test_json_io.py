@@ -36,6 +36,17 @@ def test_records_keep_a_nan_record_and_drop_a_torn_one(tmp_path):
     assert math.isnan(recs[0]["scored"]["values"]["score"])
 
 
+
+def test_records_survive_a_line_torn_inside_a_multibyte_character(tmp_path):
+    """A crash can cut a line in the middle of a UTF-8 character: that line is dropped, the rest read."""
+    ok = json.dumps({"index": 0, "write": "w0", "write_n": 1, "t": "après ✓"}, ensure_ascii=False).encode()
+    torn = json.dumps({"index": 1, "write": "w1", "write_n": 1, "t": "✓✓"}, ensure_ascii=False).encode()[:-6]
+    later = json.dumps({"index": 2, "write": "w2", "write_n": 1, "t": "ok"}).encode()
+    (tmp_path / "samples.jsonl").write_bytes(ok + b"\n" + torn + b"\n" + later + b"\n\n")
+    recs = RunDir(tmp_path).records()
+    assert sorted(recs) == [0, 2]
+    assert recs[0]["t"] == "après ✓"
+
 @pytest.mark.parametrize("obj", [
     {"rows": [{"output": "</script><script>alert(1)</script>", "q": "it's <b>&amp;</b>"}]},
     {"output": "<!-- <img src=x onerror=alert(1)> -->", "n": [1, 2.5, None, True]},
