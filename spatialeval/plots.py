@@ -57,7 +57,7 @@ def warm_up() -> None:
     plt = load_pyplot()
     fig, ax = plt.subplots(figsize=(2, 1))
     ax.set_title("warm-up")
-    _row_labels(ax, ["a", "b"])
+    _row_labels(ax, ["a", "b"], [0, 1])
     for fmt in ("png", "svg"):
         fig.savefig(io.BytesIO(), format=fmt, dpi=110 if fmt == "png" else "figure")
     plt.close(fig)
@@ -68,54 +68,60 @@ def _pct(x: Any) -> float:
     return 100.0 * float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else math.nan
 
 
-_LINE_HEIGHTS: dict[tuple[Any, ...], float] = {}  # one text line's height by (renderer kind, dpi, font)
-
-
 @functools.cache
 def _row_labels_class():
-    """``RowLabels``: a multi-line Text whose line spacing is set at draw time to the row pitch."""
-    from matplotlib.text import Text
+    """``RowLabels``: the row labels of a categorical y axis as one artist, each label centred on its row."""
+    from matplotlib.artist import Artist
 
-    class RowLabels(Text):
-        def draw(self, renderer):  # line spacing = row pitch / the height of one line at spacing 1
-            if not self.get_visible():
+    class RowLabels(Artist):
+        def __init__(self, labels: list[str], ys: list[float], x: float, prop, color):
+            super().__init__()
+            self.labels, self.ys, self.x, self.prop, self.color = labels, ys, x, prop, color
+            self.set_clip_on(False)
+
+        def draw(self, renderer):
+            # Each label is placed by itself (right-aligned at axes x, vertically centred on data y), so
+            # no label depends on another's metrics or on how a matplotlib version spaces lines.
+            if not self.get_visible() or not self.labels:
                 return
-            pitch = abs(self.axes.transData.transform((0, 1))[1] - self.axes.transData.transform((0, 0))[1])
-            # With a fixed spacing every line is equally high: measure one line once per renderer kind,
-            # dpi and font (a one-line text of the same properties), then stretch to the row pitch.
-            key = (type(renderer).__name__, self.get_figure(root=True).dpi, hash(self.get_fontproperties()))
-            line = _LINE_HEIGHTS.get(key)
-            if line is None:
-                probe = Text(0, 0, "lp", fontproperties=self.get_fontproperties(), linespacing=1.0,
-                             figure=self.get_figure(root=True))
-                line = _LINE_HEIGHTS[key] = probe.get_window_extent(renderer).height
-            if line > 0:
-                self.set_linespacing(pitch / line)
-            super().draw(renderer)
+            ax = self.axes
+            renderer.open_group("rowlabels", gid=self.get_gid())
+            gc = renderer.new_gc()
+            gc.set_foreground(self.color)
+            gc.set_alpha(self.get_alpha())
+            # One line's box: "lp" spans ascender to descender, as matplotlib centres a tick label.
+            _, lp_h, lp_d = renderer.get_text_width_height_descent("lp", self.prop, ismath=False)
+            right = ax.transAxes.transform((self.x, 0.0))[0]
+            canvas_h = renderer.get_canvas_width_height()[1]
+            centres = ax.transData.transform([(0.0, y) for y in self.ys])[:, 1]
+            for label, centre in zip(self.labels, centres, strict=True):
+                w, _, _ = renderer.get_text_width_height_descent(label, self.prop, ismath=False)
+                baseline = centre - lp_h / 2 + lp_d
+                renderer.draw_text(gc, right - w, canvas_h - baseline if renderer.flipy() else baseline, label,
+                                   self.prop, 0.0, ismath=False, mtext=None)
+            gc.restore()
+            renderer.close_group("rowlabels")
 
     return RowLabels
 
 
-def _row_labels(ax, labels: list[str]) -> None:
-    """The row labels of a categorical y axis as one multi-line text artist instead of ticks.
+def _row_labels(ax, labels: list[str], ys: list[float]) -> None:
+    """The row labels of a categorical y axis, drawn by one artist instead of one tick each.
 
-    Label i belongs to the i-th row from the top: data y = n-1-i in the bars and gap plots, y = i
-    in the heatmap (whose y axis points down); either way it is line i of the text. Fifty tick labels
-    cost fifty Tick objects whose extents matplotlib recomputes several times per draw (most of a
-    figure's time); one text is laid out once. Its line spacing is set at draw time from the
-    renderer's own layout so that the lines fall on the rows in PNG and SVG alike.
+    Label i is centred on data y = ``ys[i]``. Fifty tick labels cost fifty Tick objects whose
+    extents matplotlib recomputes several times per draw (most of a figure's time); this artist
+    measures and draws each label once, in PNG and SVG alike. Labels are drawn literally (no
+    mathtext: a "$" stays a "$"), on one line each.
     """
     import matplotlib
-    import matplotlib.transforms as mtransforms
+    from matplotlib.font_manager import FontProperties
 
-    n = len(labels)
-    # One line per label, shown literally: no line break inside a label, no "$...$" mathtext.
-    labels = [str(x).replace("\n", " ").replace("$", r"\$") for x in labels]
     ax.set_yticks([])
-    trans = mtransforms.blended_transform_factory(ax.transAxes, ax.transData)
-    ax.add_artist(_row_labels_class()(-0.012, (n - 1) / 2, "\n".join(labels), transform=trans, ha="right",
-                                      va="center", multialignment="right",
-                                      fontsize=matplotlib.rcParams["ytick.labelsize"], clip_on=False))
+    color = matplotlib.rcParams["ytick.labelcolor"]
+    if color == "inherit":
+        color = matplotlib.rcParams["ytick.color"]
+    ax.add_artist(_row_labels_class()([str(x).replace("\n", " ") for x in labels], list(ys), -0.012,
+                                      FontProperties(size=matplotlib.rcParams["ytick.labelsize"]), color))
 
 
 def _margins(fig, labels: list[str], *, bottom_in: float = 0.45, top_in: float = 0.3, right_in: float = 0.2) -> None:
@@ -153,7 +159,7 @@ def _bars(plt, p: Plot):
                 mec=PUBLISHED, ms=5, ls="none", label="published (no CI)")
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
     ax.set_ylim(-0.6, n - 0.4)
-    _row_labels(ax, [r[0] for r in rows])
+    _row_labels(ax, [r[0] for r in rows], ys)
     ax.set_xlim(0, 100)
     ax.set_xlabel(p.payload.get("xlabel", "score (%) with 95% CI"))
     ax.set_title(p.title)
@@ -170,9 +176,12 @@ def _heatmap(plt, p: Plot):
     bottom_in = 0.3 + 0.055 * max((len(c) for c in cols), default=4)
     fig, ax = plt.subplots(figsize=(min(max(5.0, 2.6 + 0.55 * len(cols)), 16),
                                     0.6 + bottom_in + 0.22 * max(len(rows), 2)))
-    im = ax.imshow(np.ma.masked_invalid(data), aspect="auto", cmap="viridis", vmin=0, vmax=100)
+    # interpolation "none": one cell = one block, and the SVG embeds the small rows x cols image itself
+    # instead of a resampled full-size raster (about a third of a heatmap's time)
+    im = ax.imshow(np.ma.masked_invalid(data), aspect="auto", cmap="viridis", vmin=0, vmax=100,
+                   interpolation="none")
     ax.set_xticks(range(len(cols)), cols, rotation=40, ha="right")
-    _row_labels(ax, list(rows))
+    _row_labels(ax, list(rows), list(range(len(rows))))
     if len(rows) * len(cols) <= 160:  # numbers in cells while they stay legible
         for i in range(len(rows)):
             for j in range(len(cols)):
@@ -206,7 +215,7 @@ def _gap(plt, p: Plot):
     ax.plot([_pct(b) for _, b in base], [y for y, _ in base], marker="o", color=MEASURED, ms=4, ls="none",
             label=p.payload.get("base_name", "per question"), zorder=3)
     ax.set_ylim(-0.6, n - 0.4)
-    _row_labels(ax, [r[0] for r in rows])
+    _row_labels(ax, [r[0] for r in rows], ys)
     ax.set_xlim(0, 100)
     ax.set_xlabel("score (%)")
     ax.set_title(p.title)

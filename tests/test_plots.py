@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 
@@ -24,56 +25,103 @@ def _plot(kind: str, n: int) -> tuple[Plot, list[float]]:
                                          "matrix": [[0.3, 0.7]] * n}), list(range(n))
 
 
-def _offsets(fig, renderer, ys: list[float]) -> tuple[list[str], list[float]]:
-    """Each label line's vertical centre minus its row's centre, in row pitches."""
-    fig.draw(renderer)
+def _row_centres(fig, ys: list[float], dpi: float, height_px: float) -> list[float]:
+    """Each row's centre in image pixels from the top, at ``dpi``."""
+    fig.set_dpi(dpi)
     ax = fig.axes[0]
-    (labels,) = [t for t in ax.texts if type(t).__name__ == "RowLabels"]
-    _, lines, _ = labels._get_layout(renderer)
-    x0, y0 = labels.get_transform().transform(labels.get_unitless_position())
-    pitch = abs(ax.transData.transform((0, 1))[1] - ax.transData.transform((0, 0))[1])
-    offs = []
-    for (_, (_, ascent, descent), (_, y)), row in zip(lines, ys, strict=True):
-        centre = y0 + y + (ascent - descent) / 2
-        offs.append((centre - ax.transData.transform((0, row))[1]) / pitch)
-    return [line for line, _, _ in lines], offs
+    return [height_px - ax.transData.transform((0, y))[1] for y in ys]
+
+
+def _ink_lines(png: bytes, fig) -> tuple[list[tuple[int, int]], float]:
+    """Runs of image rows holding dark pixels left of the axes (the label column), and the dpi."""
+    import numpy as np
+    from PIL import Image
+
+    im = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+    h, w = im.shape
+    dpi = w / fig.get_figwidth()
+    box = fig.axes[0].get_position()  # figure fraction
+    left = int(box.x0 * w) - 2
+    top, bottom = int((1 - box.y1) * h), int((1 - box.y0) * h)
+    ink = (im[:, :left] < 128).any(axis=1)
+    runs, start = [], None
+    for row in range(top, bottom + 1):
+        if ink[row] and start is None:
+            start = row
+        elif not ink[row] and start is not None:
+            runs.append((start, row - 1))
+            start = None
+    return runs, dpi
 
 
 @pytest.mark.parametrize("kind", ["bars", "heatmap", "gap"])
 @pytest.mark.parametrize("n", N_ROWS)
-def test_row_labels_sit_on_their_rows_in_png_and_svg(kind, n):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.backends.backend_svg import RendererSVG
-
+def test_row_labels_sit_on_their_rows_in_the_png(tmp_path, kind, n):
+    """Read the PNG: one band of ink per label, each centred on its row (within 15% of a row pitch)."""
     plt = load_pyplot()
     p, ys = _plot(kind, n)
-    fig = _KINDS[kind](plt, p)
+    files = draw(p, tmp_path)
+    fig = _KINDS[kind](plt, p)  # the same figure again, for the axes geometry
     try:
-        for dpi in (110, 72):  # the PNG's dpi and the SVG's
-            fig.set_dpi(dpi)
-            renderer = (FigureCanvasAgg(fig).get_renderer() if dpi == 110 else
-                        RendererSVG(fig.get_figwidth(), fig.get_figheight(), io.StringIO()))
-            lines, offs = _offsets(fig, renderer, ys)
-            assert lines == [r[0] if isinstance(r, list) else r for r in p.payload["rows"]]
-            assert max(abs(o) for o in offs) < 0.05, (dpi, offs)
+        runs, dpi = _ink_lines((tmp_path / files["png"]).read_bytes(), fig)
+        fig.set_dpi(dpi)
+        height = fig.get_figheight() * dpi
+        centres = _row_centres(fig, ys, dpi, height)
+        pitch = abs(centres[0] - centres[-1]) / (n - 1) if n > 1 else 20.0
+        assert len(runs) == n, (len(runs), runs)
+        offs = [((a + b) / 2 - c) / pitch for (a, b), c in zip(runs, centres, strict=True)]
+        assert max(abs(o) for o in offs) < 0.15, offs
     finally:
         plt.close(fig)
 
 
-def test_the_check_above_catches_a_wrong_spacing():
-    """Without the draw-time spacing (matplotlib's own line height), 50 labels drift off their rows."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.text import Text
+def _svg_labels(svg: str) -> list[tuple[str, float]]:
+    group = re.search(r'<g id="rowlabels_\d+">(.*?)</g>', svg, re.S).group(1)
+    return [(html.unescape(t), float(y)) for y, t in
+            re.findall(r'<text [^>]*transform="translate\([-0-9.e]+ ([-0-9.e]+)\)"[^>]*>([^<]*)</text>', group)]
+
+
+@pytest.mark.parametrize("kind", ["bars", "heatmap", "gap"])
+@pytest.mark.parametrize("n", N_ROWS)
+def test_row_labels_sit_on_their_rows_in_the_svg(tmp_path, kind, n):
+    """Read the SVG: every label is a text element, in row order, its baseline the same distance below
+    its row's centre (a fraction of the font size), so the labels keep the row pitch all the way down."""
+    plt = load_pyplot()
+    p, ys = _plot(kind, n)
+    files = draw(p, tmp_path)
+    labels = _svg_labels((tmp_path / files["svg"]).read_text())
+    assert [t for t, _ in labels] == [r[0] if isinstance(r, list) else r for r in p.payload["rows"]]
+    fig = _KINDS[kind](plt, p)
+    try:
+        centres = _row_centres(fig, ys, 72, fig.get_figheight() * 72)  # SVG user units are points
+    finally:
+        plt.close(fig)
+    below = [y - c for (_, y), c in zip(labels, centres, strict=True)]
+    size = 8.0  # ytick.labelsize in the report style
+    assert all(0 < b < size for b in below), below
+    assert max(below) - min(below) < 0.01, below
+
+
+def test_the_png_check_catches_labels_off_their_rows(tmp_path):
+    """The same check fails on 50 labels drawn as one multi-line text with matplotlib's own spacing."""
+    import matplotlib
 
     plt = load_pyplot()
     p, ys = _plot("bars", 50)
     fig = _KINDS["bars"](plt, p)
     try:
-        (labels,) = [t for t in fig.axes[0].texts if type(t).__name__ == "RowLabels"]
-        labels.draw = Text.draw.__get__(labels)  # the plain Text: its spacing stays whatever it was
-        labels.set_linespacing(1.2)
-        _, offs = _offsets(fig, FigureCanvasAgg(fig).get_renderer(), ys)
-        assert max(abs(o) for o in offs) > 0.5
+        ax = fig.axes[0]
+        (labels,) = [a for a in ax.artists if type(a).__name__ == "RowLabels"]
+        labels.set_visible(False)
+        ax.text(-0.012, 24.5, "\n".join(labels.labels), transform=ax.get_yaxis_transform(), ha="right",
+                va="center", fontsize=matplotlib.rcParams["ytick.labelsize"])
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110)
+        runs, dpi = _ink_lines(buf.getvalue(), fig)
+        centres = _row_centres(fig, ys, dpi, fig.get_figheight() * dpi)
+        pitch = abs(centres[0] - centres[-1]) / 49
+        offs = [((a + b) / 2 - c) / pitch for (a, b), c in zip(runs, centres, strict=False)]
+        assert len(runs) != 50 or max(abs(o) for o in offs) > 0.5
     finally:
         plt.close(fig)
 
