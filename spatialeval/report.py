@@ -42,7 +42,6 @@ from .plots import Plot, draw, warm_up
 from .published import Published, load_published, reports_dir
 from .runset import RunEntry, load_runs
 from .sampleview import ImageStore, answer_code, run_rows
-from .store import write_json_atomic
 from .tables import (
     VERIFY_HEADERS,
     PaperSpec,
@@ -270,39 +269,34 @@ def _run_page(args: tuple[RunEntry, dict[str, Any], dict[str, Any], str, bool, s
             "answers": [a for a, _ in codes], "codes": "".join(c for _, c in codes)}
 
 
-def _finish_run_pages(out: Path, lb: Leaderboard, pages: dict[str, dict[str, Any]],
-                      col_of: dict[str, Column]) -> None:
-    """Append to each run page the answers of the other runs of its task (the disagreement filter).
+def _finish_task(out: Path, runs: list[RunEntry], pages: dict[str, dict[str, Any]],
+                 col_of: dict[str, Column]) -> None:
+    """Append to each run page of one task the answers of the task's other runs (the disagreement filter).
 
     A page is cut back to its own part first (``head``), so a page kept from an earlier build
-    gets the current set of other runs. Each run's answers are serialised once per task, aligned
-    to the task's common sample order; a page whose samples differ (another ``--limit``) gets
-    its own alignment.
+    gets the current set of other runs. Each run's answers are serialised once, aligned to the
+    task's common sample order; a page whose samples differ (another ``--limit``) gets its own
+    alignment.
     """
-    by_task: dict[str, list[RunEntry]] = defaultdict(list)
-    for r in lb.runs:
-        if r.slug in pages:
-            by_task[r.task_id].append(r)
-    for runs in by_task.values():
-        many_cols = len({col_of[r.slug].id for r in runs}) > 1
-        per_model: dict[str, int] = defaultdict(int)
-        for r in runs:
-            per_model[r.model_id] += 1
-        labels = {r.slug: r.model_id + (f" · {col_of[r.slug].label}" if many_cols else "")
-                  + (f" · {r.setting} · {r.run_id}" if per_model[r.model_id] > 1 else "") for r in runs}
-        maps = {r.slug: dict(zip(pages[r.slug]["ids"], zip(pages[r.slug]["answers"], pages[r.slug]["codes"],
-                                                           strict=True), strict=True)) for r in runs}
-        common = max((pages[r.slug]["ids"] for r in runs), key=len)
-        shared = {o.slug: _answers_json(labels[o.slug], o.slug, maps[o.slug], common) for o in runs}
-        for r in runs:
-            ids = pages[r.slug]["ids"]
-            frags = [shared[o.slug] if ids == common else _answers_json(labels[o.slug], o.slug, maps[o.slug], ids)
-                     for o in runs if o is not r]
-            path = out / "runs" / f"{r.slug}.html"
-            os.truncate(path, pages[r.slug]["head"])
-            with open(path, "a", encoding="utf-8") as fh:
-                fh.write(f'<script type="application/json" id="others">{{"runs":[{",".join(frags)}]}}</script>\n'
-                         "</body>\n</html>\n")
+    many_cols = len({col_of[r.slug].id for r in runs}) > 1
+    per_model: dict[str, int] = defaultdict(int)
+    for r in runs:
+        per_model[r.model_id] += 1
+    labels = {r.slug: r.model_id + (f" · {col_of[r.slug].label}" if many_cols else "")
+              + (f" · {r.setting} · {r.run_id}" if per_model[r.model_id] > 1 else "") for r in runs}
+    maps = {r.slug: dict(zip(pages[r.slug]["ids"], zip(pages[r.slug]["answers"], pages[r.slug]["codes"],
+                                                       strict=True), strict=True)) for r in runs}
+    common = max((pages[r.slug]["ids"] for r in runs), key=len)
+    shared = {o.slug: _answers_json(labels[o.slug], o.slug, maps[o.slug], common) for o in runs}
+    for r in runs:
+        ids = pages[r.slug]["ids"]
+        frags = [shared[o.slug] if ids == common else _answers_json(labels[o.slug], o.slug, maps[o.slug], ids)
+                 for o in runs if o is not r]
+        path = out / "runs" / f"{r.slug}.html"
+        os.truncate(path, pages[r.slug]["head"])
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f'<script type="application/json" id="others">{{"runs":[{",".join(frags)}]}}</script>\n'
+                     "</body>\n</html>\n")
 
 
 def _answers_json(label: str, slug: str, answers: dict[str, tuple[Any, str]], ids: list[str]) -> str:
@@ -336,32 +330,77 @@ def _run_key(run: RunEntry, col: Column, options: SiteOptions, assets: str) -> s
 # --- the build -----------------------------------------------------------------------------------
 
 
-def _run_all(plots: list[tuple[Plot, str]], pages: list[tuple[Any, ...]], jobs: int, meanwhile=None
-             ) -> tuple[list[tuple[str, dict[str, str]]], list[dict[str, Any]]]:
-    """Draw the figures and write the run pages, in ``jobs`` worker processes when there is enough work.
+def _init_worker(plots: bool, pages: bool) -> None:
+    """A worker forked before the runs were loaded readies matplotlib and the run page template itself."""
+    if plots:
+        warm_up()
+    if pages:
+        environment().get_template("run.html.j2")
+
+
+class _Workers:
+    """The build's worker processes (``jobs`` > 1), forked early for a first build.
+
+    A first build into a folder has every figure and page to make, so the workers are forked at
+    the start and ready matplotlib (fonts, renderers) while the main process loads the runs. A
+    rebuild may have nothing to do: its workers are forked only for work, after matplotlib and the
+    template were readied once in the main process, which the forked workers inherit.
+    """
+
+    def __init__(self, jobs: int):
+        import multiprocessing as mp
+
+        self.jobs = jobs
+        self.fork = "fork" in mp.get_all_start_methods()
+        self.ctx = mp.get_context("fork") if self.fork else None
+        self.pool: ProcessPoolExecutor | None = None
+
+    def start(self, *, plots: bool, pages: bool) -> ProcessPoolExecutor:
+        if self.pool is None:
+            if self.fork and plots:
+                warm_up()  # once here: the forked workers inherit it
+            if self.fork and pages:
+                environment().get_template("run.html.j2")
+            self.pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=self.ctx, initializer=_init_worker,
+                                            initargs=(plots and not self.fork, pages and not self.fork))
+        return self.pool
+
+    def start_early(self) -> None:
+        """Fork now: each worker readies itself while the main process goes on."""
+        if self.pool is None and self.jobs > 1:
+            self.pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=self.ctx, initializer=_init_worker,
+                                            initargs=(True, True))
+            self.pool.submit(int)  # the pool forks its workers at its first task
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+
+def _run_all(workers: _Workers, plots: list[tuple[Plot, str]], pages: list[tuple[Any, ...]], on_page,
+             meanwhile) -> None:
+    """Draw the figures and write the run pages, in worker processes when there is enough work.
 
     Figures are slow and few, so each is its own task and they are queued first; pages are many
-    and quick, so they go in chunks. Both kinds share the pool, so no worker idles.
+    and quick, so they go in chunks. Both kinds share the pool, so no worker idles. The main
+    process runs ``meanwhile`` (the summary pages) while the workers work, then hands each
+    written page to ``on_page`` as it arrives, in order.
     """
-    if jobs <= 1 or len(plots) + len(pages) < 4:
-        drawn, written = [_draw_job(p) for p in plots], [_run_page(a) for a in pages]
-        if meanwhile is not None:
-            meanwhile()
-        return drawn, written
-    import multiprocessing as mp
-
-    fork = "fork" in mp.get_all_start_methods()
-    if fork and plots:
-        warm_up()  # import matplotlib and load its fonts once here: forked workers inherit them
-    if fork and pages:
-        environment().get_template("run.html.j2")  # likewise the compiled run page template
-    ctx = mp.get_context("fork") if fork else None
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        drawn = pool.map(_draw_job, plots, chunksize=1)
-        written = pool.map(_run_page, pages, chunksize=max(1, len(pages) // (jobs * 8)))
-        if meanwhile is not None:  # the main process's own pages, while the workers draw and write
-            meanwhile()
-        return list(drawn), list(written)
+    if workers.jobs <= 1 or (workers.pool is None and len(plots) + len(pages) < 4):
+        for p in plots:
+            _draw_job(p)
+        for a in pages:
+            on_page(_run_page(a))
+        meanwhile()
+        return
+    pool = workers.start(plots=bool(plots), pages=bool(pages))
+    drawn = pool.map(_draw_job, plots, chunksize=1)
+    written = pool.map(_run_page, pages, chunksize=max(1, len(pages) // (workers.jobs * 8)))
+    meanwhile()
+    for entry in written:
+        on_page(entry)
+    list(drawn)  # raises a worker's error, if any
 
 
 def _export(out: Path, lb: Leaderboard) -> None:
@@ -408,6 +447,17 @@ def build_site(roots: Iterable[str | Path], out_dir: str | Path, options: SiteOp
     t0 = time.perf_counter()
     options = options or SiteOptions()
     out = Path(out_dir)
+    workers = _Workers(options.jobs or min(8, os.cpu_count() or 1))
+    if not (out / MANIFEST).exists():  # a first build: everything is to be made
+        workers.start_early()
+    try:
+        return _build(roots, out, options, published, workers, t0)
+    finally:
+        workers.close()
+
+
+def _build(roots: Iterable[str | Path], out: Path, options: SiteOptions, published: Published | None,
+           workers: _Workers, t0: float) -> BuildResult:
     out_resolved = out.resolve()
     runs = [r for r in load_runs(list(roots)) if not _inside(r.path, out_resolved)]
     if not runs:
@@ -422,7 +472,6 @@ def build_site(roots: Iterable[str | Path], out_dir: str | Path, options: SiteOp
     lb = build_leaderboard(runs, published, spec)
     tables: list[Table] = build_tables(spec, runs, published) if spec else []
     checks = verification(tables)
-    jobs = options.jobs or min(8, os.cpu_count() or 1)
 
     out.mkdir(parents=True, exist_ok=True)
     for sub in ("assets", "plots", "runs"):
@@ -499,17 +548,49 @@ def build_site(roots: Iterable[str | Path], out_dir: str | Path, options: SiteOp
                 any_excluded=any(t.spec.rank_exclude for t in tables)))
         _export(out, lb)
 
-    _, written = _run_all([(p, str(out / "plots")) for p in todo], page_args, jobs, meanwhile=summary_pages)
-    pages.update((entry["slug"], entry) for entry in written)
+    # A task's pages get the other runs' answers as soon as all of them are written.
+    by_task: dict[str, list[RunEntry]] = defaultdict(list)
+    for r in runs:
+        by_task[r.task_id].append(r)
+    waiting = defaultdict(int)
+    for a in page_args:
+        waiting[a[0].task_id] += 1
+
+    def on_page(entry: dict[str, Any]) -> None:
+        pages[entry["slug"]] = entry
+        task = by_task_of[entry["slug"]]
+        waiting[task] -= 1
+        if waiting[task] == 0:
+            _finish_task(out, by_task[task], pages, col_of)
+
+    by_task_of = {r.slug: r.task_id for r in runs}
+
+    def meanwhile() -> None:
+        summary_pages()
+        if options.samples:  # tasks whose pages were all kept from the last build
+            for task, task_runs in by_task.items():
+                if not waiting[task]:
+                    _finish_task(out, task_runs, pages, col_of)
+
+    _run_all(workers, [(p, str(out / "plots")) for p in todo], page_args, on_page, meanwhile)
     for stale in (out / "runs").glob("*.html"):
         if stale.stem not in pages:
             stale.unlink()
-    if options.samples:
-        _finish_run_pages(out, lb, pages, col_of)
-    write_json_atomic(manifest_path, {"plots": {p.name: _plot_hash(p) for p in plots}, "runs": pages})
+    _write_manifest(manifest_path, {"plots": {p.name: _plot_hash(p) for p in plots}, "runs": pages})
     n_pages = len(pages) + 1 + len(lb.columns) + (1 if spec is not None else 0)
     return BuildResult(out_dir=out, n_runs=len(runs), n_pages=n_pages, warnings=lb.warnings,
                        seconds=time.perf_counter() - t0)
+
+
+def _write_manifest(path: Path, doc: dict[str, Any]) -> None:
+    """The build manifest, written atomically (orjson: it lists every sample id of every run)."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        blob = orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+    except TypeError:  # what orjson refuses (a lone surrogate in an answer): the standard library
+        blob = json.dumps(doc, indent=2, sort_keys=True).encode()
+    tmp.write_bytes(blob)
+    os.replace(tmp, path)
 
 
 def _col_ctx(col: Column) -> dict[str, Any]:

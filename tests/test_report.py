@@ -222,6 +222,39 @@ def test_rebuilds_keep_unchanged_pages_and_refresh_cross_run_data(tmp_path):
     assert [p.name.split("__")[0] for p in (out / "runs").glob("*.html")] == ["model-a"]
 
 
+def _site_files(out: Path) -> dict[str, bytes]:
+    """Every file of a site, the build time stamped on its summary pages blanked."""
+    files = {}
+    for p in sorted(out.rglob("*")):
+        if p.is_file():
+            data = p.read_bytes()
+            if p.suffix == ".html":
+                data = re.sub(rb"\d{4}-\d\d-\d\d \d\d:\d\d UTC", b"(built)", data)
+            files[str(p.relative_to(out))] = data
+    return files
+
+
+def test_a_parallel_build_writes_what_a_serial_build_writes(tmp_path):
+    """Worker processes (forked before the runs are read for a first build, after for a rebuild) make
+    the same site, byte for byte, as one process: pages, figures, exports and the manifest."""
+    root = tmp_path / "runs"
+    evaluate_scripted(answers_a(), "model-a", root, limit=6)
+    evaluate_scripted(answers_b(), "model-b", root, limit=6)
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    build_site([root], serial, SiteOptions(jobs=1))
+    build_site([root], parallel, SiteOptions(jobs=2))
+    first = _site_files(serial)
+    assert len([f for f in first if f.startswith("runs/")]) == 2 and any(f.endswith(".png") for f in first)
+    assert _site_files(parallel) == first
+    # A rebuild with a new run: its page and every figure are redrawn, the kept pages are re-finished.
+    evaluate_scripted(answers_b(), "model-c", root, limit=6)
+    build_site([root], serial, SiteOptions(jobs=1))
+    build_site([root], parallel, SiteOptions(jobs=2))
+    again = _site_files(serial)
+    assert len([f for f in again if f.startswith("runs/")]) == 3 and again != first
+    assert _site_files(parallel) == again
+
+
 def test_unfinished_and_copied_runs(tmp_path):
     root = tmp_path / "runs"
     run = evaluate_scripted(answers_a(), "model-a", root, limit=4)
