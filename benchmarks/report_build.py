@@ -22,6 +22,7 @@ import os
 import platform
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -145,6 +146,16 @@ def timed_build(roots: list[Path], out: Path, options: SiteOptions) -> tuple[flo
     return t1.elapsed - t0.elapsed, cpu
 
 
+def timed_cli(roots: list[Path], out: Path) -> tuple[float, float]:
+    """(wall, CPU) of ``spatialeval report`` in a fresh Python process: interpreter start and imports
+    included, as a user runs it."""
+    t0 = os.times()
+    subprocess.run([sys.executable, "-m", "spatialeval.cli", "report", *map(str, roots), "-o", str(out)],
+                   check=True, stdout=subprocess.DEVNULL)
+    t1 = os.times()
+    return t1.elapsed - t0.elapsed, (t1.children_user - t0.children_user) + (t1.children_system - t0.children_system)
+
+
 def phase_cpu(roots: list[Path], out: Path) -> dict[str, float]:
     """CPU seconds of the figures, the run pages and everything else, in one single-process cold build."""
     import spatialeval.report as report
@@ -203,6 +214,7 @@ def main() -> None:
         made = time.perf_counter() - t0
         figures: dict[str, list[tuple[float, float]]] = {
             "cold: first build into an empty folder": [],
+            "cold, `spatialeval report` in a fresh process": [],
             "cold, --no-samples (no sample browsers)": [],
             "rebuild, nothing changed": [],
             f"rebuild after adding one model ({args.tasks} new runs)": []}
@@ -211,8 +223,9 @@ def main() -> None:
             out = tmp_path / f"site{k}"
             extra = tmp_path / f"extra{k}"
             figures[names[0]].append(timed_build([runs], out, SiteOptions(jobs=args.jobs)))
-            figures[names[1]].append(timed_build([runs], tmp_path / f"nos{k}", SiteOptions(jobs=args.jobs, samples=False)))
-            figures[names[2]].append(timed_build([runs], out, SiteOptions(jobs=args.jobs)))
+            figures[names[1]].append(timed_cli([runs], tmp_path / f"cli{k}"))
+            figures[names[2]].append(timed_build([runs], tmp_path / f"nos{k}", SiteOptions(jobs=args.jobs, samples=False)))
+            figures[names[3]].append(timed_build([runs], out, SiteOptions(jobs=args.jobs)))
             for t in range(args.tasks):  # one more model: every task's pages and plots change
                 task = f"bench_task_{t:02d}"
                 folder = tmp_path / "tasks" / task
@@ -221,7 +234,7 @@ def main() -> None:
                           for i in range(args.samples)]
                 write_run(extra, f"new-model-{k}", task, folder / f"{task}.yaml", images, args.samples,
                           grouped=t % 3 == 0, style=1, seed=k)
-            figures[names[3]].append(timed_build([runs, extra], out, SiteOptions(jobs=args.jobs)))
+            figures[names[4]].append(timed_build([runs, extra], out, SiteOptions(jobs=args.jobs)))
         size = sum(f.stat().st_size for f in (tmp_path / "site0").rglob("*") if f.is_file())
         phases = phase_cpu([runs], tmp_path / "phases")
     n_runs = args.models * args.tasks

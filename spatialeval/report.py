@@ -102,29 +102,34 @@ def ci(lo: Any, hi: Any) -> str:
 
 def kv_html(obj: Any) -> Any:
     """A nested JSON value as definition lists (the provenance card), every leaf escaped."""
-    from markupsafe import Markup, escape
+    from markupsafe import escape
 
     parts: list[str] = []
+    add = parts.append
 
     def walk(o: Any) -> None:
         if isinstance(o, dict):
-            parts.append('<dl class="kv">')
+            add('<dl class="kv">')
             for k, v in o.items():
-                parts.append(f"<dt>{escape(k)}</dt><dd>")
+                add(f"<dt>{escape(k)}</dt><dd>")
                 walk(v)
-                parts.append("</dd>")
-            parts.append("</dl>")
+                add("</dd>")
+            add("</dl>")
         elif isinstance(o, list) and o:
-            parts.append('<ol class="kv">')
+            add('<ol class="kv">')
             for v in o:
-                parts.append("<li>")
+                add("<li>")
                 walk(v)
-                parts.append("</li>")
-            parts.append("</ol>")
+                add("</li>")
+            add("</ol>")
         elif o is None:
-            parts.append('<code class="muted">null</code>')
+            add('<code class="muted">null</code>')
+        elif isinstance(o, str):
+            add(f"<code>{escape(o)}</code>")
+        elif isinstance(o, bool):
+            add("<code>true</code>" if o else "<code>false</code>")
         else:
-            parts.append(f"<code>{escape('[]' if o == [] else json.dumps(o) if isinstance(o, bool) else o)}</code>")
+            add(f"<code>{escape('[]' if o == [] else o)}</code>")
 
     walk(obj)
     return Markup("".join(parts))
@@ -141,8 +146,10 @@ def environment():
     the run page's before forking its workers, which inherit it)."""
     import jinja2
 
+    # auto_reload off: templates do not change during a build, and checking costs a stat per page
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(reports_dir() / "templates")), autoescape=True,
-                             undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True)
+                             undefined=jinja2.ChainableUndefined, trim_blocks=True, lstrip_blocks=True,
+                             auto_reload=False)
     env.globals.update(pct=pct, num=num, ci=ci, kv=kv_html, version=__version__)
     env.filters["http_url"] = http_url
     env.policies["json.dumps_kwargs"] = {"sort_keys": False, "ensure_ascii": False, "separators": (",", ":")}

@@ -126,6 +126,8 @@ class ImageStore:
         self.show_restricted = show_restricted
         self._done: dict[str, dict[str, Any]] = {}
         self._sources: dict[tuple[Any, ...], Any] = {}
+        self._made = False  # the folder exists
+        self._linked: dict[str, dict[str, dict[str, Any]]] = {}
 
     def attach(self, run: RunEntry, rows: list[dict[str, Any]], rel_prefix: str) -> None:
         """Replace each row's image descriptions with ``{"src", "w", "h"}`` or ``{"note"}``."""
@@ -137,22 +139,41 @@ class ImageStore:
                 row["images"] = [{"note": f"image not shown: {why} (--show-restricted-images for private use)"}
                                  for _ in row["images"]]
             return
+        linked = self._linked.setdefault(rel_prefix, {})  # sha256 -> the entry as this page refers to it
         missing: dict[int, list[int]] = {}
         for row in rows:
+            if not row["images"]:
+                continue
             out = []
             for k, desc in enumerate(row["images"]):
-                got = self._from_cache_or_path(desc)
+                got = linked.get(desc.get("sha256"))
                 if got is None:
-                    missing.setdefault(row["index"], []).append(k)
-                out.append(got or desc)
+                    found = self._from_cache_or_path(desc)
+                    if found is None:
+                        missing.setdefault(row["index"], []).append(k)
+                        got = desc
+                    else:
+                        got = self._link(found, rel_prefix)
+                        if desc.get("sha256"):
+                            linked[desc["sha256"]] = got
+                out.append(got)
             row["images"] = out
         if missing:
             self._from_source(run, rows, missing)
-        for row in rows:
-            row["images"] = [({**im, "src": rel_prefix + im["src"]} if "src" in im else
-                              im if "note" in im else {"note": "image unavailable (not found under its path, and "
-                                                                "the task's source could not be read)"})
-                             for im in row["images"]]
+            by_index = {row["index"]: row for row in rows}
+            for idx, ks in missing.items():
+                ims = by_index[idx]["images"]
+                for k in ks:
+                    ims[k] = self._link(ims[k], rel_prefix)
+
+    @staticmethod
+    def _link(im: dict[str, Any], rel_prefix: str) -> dict[str, Any]:
+        """An image entry as a page refers to it: ``src`` relative to the page, or a note."""
+        if "src" in im:
+            return {**im, "src": rel_prefix + im["src"]}
+        if "note" in im:
+            return im
+        return {"note": "image unavailable (not found under its path, and the task's source could not be read)"}
 
     def _from_cache_or_path(self, desc: dict[str, Any]) -> dict[str, Any] | None:
         sha = desc.get("sha256")
@@ -240,7 +261,9 @@ class ImageStore:
         name = f"{sha[:24]}.{ext}"
         target = self.folder / name
         if not target.exists():
-            self.folder.mkdir(parents=True, exist_ok=True)
+            if not self._made:
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self._made = True
             tmp = target.with_name(f".{name}.{os.getpid()}")
             tmp.write_bytes(blob)
             os.replace(tmp, target)

@@ -154,3 +154,25 @@ def test_labels_with_dollars_and_line_breaks_are_drawn_literally_one_line_each(t
     files = draw(Plot("bars", "odd", "Odd", {"rows": rows}), tmp_path)
     texts = re.findall(r"<text[^>]*>([^<]*)</text>", (tmp_path / files["svg"]).read_text())
     assert {"cost $5 run", "two lines", "$x^2$"} <= set(texts)
+
+
+@pytest.mark.parametrize("kind", ["bars", "heatmap", "gap"])
+def test_png_is_rgb_and_pixel_identical_to_matplotlibs_own_png(tmp_path, kind):
+    """The report writes the PNG itself without the alpha channel: that loses nothing only while every
+    pixel is opaque, which this checks against savefig's RGBA rendering of the same figure."""
+    import numpy as np
+    from PIL import Image
+
+    p, _ = _plot(kind, 9)
+    files = draw(p, tmp_path)
+    with Image.open(tmp_path / files["png"]) as im:
+        assert im.mode == "RGB"
+        ours = np.asarray(im)
+    plt = load_pyplot()
+    fig = _KINDS[kind](plt, p)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    ref = np.asarray(Image.open(buf))
+    assert ref.shape[:2] == ours.shape[:2] and (ref[..., 3] == 255).all()
+    assert (ref[..., :3] == ours).all()
