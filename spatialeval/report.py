@@ -337,21 +337,35 @@ def _run_key(run: RunEntry, col: Column, options: SiteOptions, assets: str) -> s
 # --- the build -----------------------------------------------------------------------------------
 
 
-def _init_worker(plots: bool, pages: bool) -> None:
-    """A worker forked before the runs were loaded readies matplotlib and the run page template itself."""
+_EARLY_FIGURES: Any = None  # in a worker forked early: where its first figures come from
+
+
+def _init_worker(plots: bool, pages: bool, figures_in: Any = None) -> None:
+    """A worker that did not inherit them readies matplotlib and the run page template itself."""
+    global _EARLY_FIGURES
+    _EARLY_FIGURES = figures_in
     if plots:
         warm_up()
     if pages:
         environment().get_template("run.html.j2")
 
 
+def _early_figures() -> list[tuple[str, dict[str, str]]]:
+    """A first build's first job: import matplotlib while the main process reads the runs, then
+    draw the figures the main process sends once it knows them."""
+    warm_up()
+    return [_draw_job(p) for p in _EARLY_FIGURES.get() or []]
+
+
 class _Workers:
     """The build's worker processes (``jobs`` > 1), forked early for a first build.
 
     A first build into a folder has every figure and page to make, so the workers are forked at
-    the start and ready matplotlib (fonts, renderers) while the main process loads the runs. A
-    rebuild may have nothing to do: its workers are forked only for work, after matplotlib and the
-    template were readied once in the main process, which the forked workers inherit.
+    the start, while the main process loads the runs, and one of them imports matplotlib (about
+    half a CPU second) meanwhile, then draws the first figures (``_early_figures``); other workers
+    import it only if they draw too (``_figure_chunk``). A rebuild may have nothing to do:
+    its workers are forked only for work, after matplotlib and the template were readied once in
+    the main process, which the forked workers inherit.
     """
 
     def __init__(self, jobs: int):
@@ -361,6 +375,9 @@ class _Workers:
         self.fork = "fork" in mp.get_all_start_methods()
         self.ctx = mp.get_context("fork") if self.fork else None
         self.pool: ProcessPoolExecutor | None = None
+        self.warm = False  # the workers inherited matplotlib
+        self.early: Any = None  # the early figure job (a future), until it is sent its figures
+        self._figures_in: Any = None
 
     def start(self, *, plots: bool, pages: bool) -> ProcessPoolExecutor:
         if self.pool is None:
@@ -370,19 +387,52 @@ class _Workers:
                 environment().get_template("run.html.j2")
             self.pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=self.ctx, initializer=_init_worker,
                                             initargs=(plots and not self.fork, pages and not self.fork))
+            self.warm = self.fork and plots
         return self.pool
 
     def start_early(self) -> None:
-        """Fork now: each worker readies itself while the main process goes on."""
-        if self.pool is None and self.jobs > 1:
+        """Fork now (where processes fork): the workers ready themselves while the main process goes on."""
+        if self.pool is None and self.jobs > 1 and self.fork:
+            self._figures_in = self.ctx.SimpleQueue()  # inherited by the forked workers
             self.pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=self.ctx, initializer=_init_worker,
-                                            initargs=(True, True))
-            self.pool.submit(int)  # the pool forks its workers at its first task
+                                            initargs=(False, True, self._figures_in))
+            self.early = self.pool.submit(_early_figures)  # the pool forks its workers at its first task
+
+    def send_figures(self, figures: list[tuple[Plot, str]]) -> Any:
+        """Hand the early figure job its figures; returns its future."""
+        early, self.early = self.early, None
+        self._figures_in.put(figures)
+        return early
 
     def close(self) -> None:
+        if self.early is not None:  # never sent its figures (the build stopped early): let it end
+            self.send_figures([])
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
+
+
+# Rough CPU seconds, measured on the benchmark machine (docs/PERFORMANCE.md): a figure, a run page,
+# and importing matplotlib in a worker. They only decide how the figures are split among workers.
+_FIGURE_S, _PAGE_S, _IMPORT_S = 0.085, 0.0045, 0.55
+
+
+def _figure_chunk(n_figures: int, n_pages: int, workers: _Workers) -> int:
+    """How many figures one worker draws in a row.
+
+    Workers that inherited matplotlib take figures one at a time. Workers forked before it was
+    imported pay for the import in each worker that draws: so the figures go to as few workers as
+    keep the load even (on 2 CPUs, one worker draws every figure while the other writes pages).
+    """
+    if workers.warm or n_figures == 0:
+        return 1
+    figures, pages = n_figures * _FIGURE_S, n_pages * _PAGE_S
+
+    def makespan(groups: int) -> float:  # the busiest figure worker, or the average worker
+        return max(figures / groups + _IMPORT_S, (figures + pages + groups * _IMPORT_S) / workers.jobs)
+
+    groups = min(range(1, min(workers.jobs, n_figures) + 1), key=makespan)
+    return -(-n_figures // groups)
 
 
 def _run_all(workers: _Workers, plots: list[tuple[Plot, str]], pages: list[tuple[Any, ...]], on_page,
@@ -402,12 +452,16 @@ def _run_all(workers: _Workers, plots: list[tuple[Plot, str]], pages: list[tuple
         meanwhile()
         return
     pool = workers.start(plots=bool(plots), pages=bool(pages))
-    drawn = pool.map(_draw_job, plots, chunksize=1)
+    chunk = _figure_chunk(len(plots), len(pages), workers)
+    early = workers.send_figures(plots[:chunk]) if workers.early is not None else None
+    drawn = pool.map(_draw_job, plots[chunk:] if early else plots, chunksize=chunk)
     written = pool.map(_run_page, pages, chunksize=max(1, len(pages) // (workers.jobs * 8)))
     meanwhile()
     for entry in written:
         on_page(entry)
     list(drawn)  # raises a worker's error, if any
+    if early is not None:
+        early.result()
 
 
 def _export(out: Path, lb: Leaderboard) -> None:
