@@ -40,7 +40,7 @@ from .errors import UserError
 from .leaderboard import Column, Leaderboard, Row, build_leaderboard
 from .plots import Plot, draw, warm_up
 from .published import Published, load_published, reports_dir
-from .runset import RunEntry, load_runs
+from .runset import RunEntry, load_runs, safe_name
 from .sampleview import ImageStore, answer_code, run_rows
 from .tables import (
     VERIFY_HEADERS,
@@ -254,7 +254,8 @@ def _scoring_note(run: RunEntry, rows: list[dict[str, Any]]) -> str:
 
 
 def _run_page(args: tuple[RunEntry, dict[str, Any], dict[str, Any], str, bool, str]) -> dict[str, Any]:
-    """Write ``runs/<slug>.html`` up to the cross-run data; returns its manifest entry."""
+    """Write ``runs/<slug>.html``; returns its manifest entry (with this run's answers, for the task's
+    answers file)."""
     run, col, base_ctx, out_dir, show_restricted, key = args
     env, images = _worker_state(out_dir, show_restricted)
     rows = run_rows(run)
@@ -268,49 +269,47 @@ def _run_page(args: tuple[RunEntry, dict[str, Any], dict[str, Any], str, bool, s
                         "samples only. Rerun the same command to retry.")
     html = env.get_template("run.html.j2").render(
         **base_ctx, root="../", run=run, col=col, warnings=warnings, scoring_note=note,
-        data_json=script_json({"label": run.model_id, "slug": run.slug, "rows": rows}))
+        answers_file=answers_file(run.task_id),
+        data_json=script_json({"label": run.model_id, "slug": run.slug, "task": run.task_id, "rows": rows}))
     blob = html.encode("utf-8")
     (Path(out_dir) / "runs" / f"{run.slug}.html").write_bytes(blob)
     codes = [answer_code(r) for r in rows]
-    return {"slug": run.slug, "key": key, "head": len(blob), "ids": [r["id"] for r in rows],
+    return {"slug": run.slug, "key": key, "size": len(blob), "ids": [r["id"] for r in rows],
             "answers": [a for a, _ in codes], "codes": "".join(c for _, c in codes)}
 
 
-def _finish_task(out: Path, runs: list[RunEntry], pages: dict[str, dict[str, Any]],
-                 col_of: dict[str, Column]) -> None:
-    """Append to each run page of one task the answers of the task's other runs (the disagreement filter).
+def answers_file(task_id: str) -> str:
+    """The file name, under ``answers/``, of one task's answers file."""
+    return f"{safe_name(task_id)}-{hashlib.sha256(task_id.encode()).hexdigest()[:8]}.js"
 
-    A page is cut back to its own part first (``head``), so a page kept from an earlier build
-    gets the current set of other runs. Each run's answers are serialised once, aligned to the
-    task's common sample order; a page whose samples differ (another ``--limit``) gets its own
-    alignment.
+
+def _write_answers(out: Path, task_id: str, runs: list[RunEntry], pages: dict[str, dict[str, Any]],
+                   col_of: dict[str, Column]) -> str:
+    """Write ``answers/<task>.js``: every run's answers on one task, for the disagreement filter.
+
+    One file per task, loaded by each of its run pages (a page skips its own run and aligns the
+    others to its samples by id), so the site grows with runs, not with runs squared, and a
+    page kept from an earlier build needs no change when the task gains or loses a run. Answers
+    are aligned to the union of the runs' sample ids, in first-seen order.
     """
     many_cols = len({col_of[r.slug].id for r in runs}) > 1
     per_model: dict[str, int] = defaultdict(int)
     for r in runs:
         per_model[r.model_id] += 1
-    labels = {r.slug: r.model_id + (f" · {col_of[r.slug].label}" if many_cols else "")
-              + (f" · {r.setting} · {r.run_id}" if per_model[r.model_id] > 1 else "") for r in runs}
-    maps = {r.slug: dict(zip(pages[r.slug]["ids"], zip(pages[r.slug]["answers"], pages[r.slug]["codes"],
-                                                       strict=True), strict=True)) for r in runs}
-    common = max((pages[r.slug]["ids"] for r in runs), key=len)
-    shared = {o.slug: _answers_json(labels[o.slug], o.slug, maps[o.slug], common) for o in runs}
+    ids = list(dict.fromkeys(sid for r in runs for sid in pages[r.slug]["ids"]))
+    entries = []
     for r in runs:
-        ids = pages[r.slug]["ids"]
-        frags = [shared[o.slug] if ids == common else _answers_json(labels[o.slug], o.slug, maps[o.slug], ids)
-                 for o in runs if o is not r]
-        path = out / "runs" / f"{r.slug}.html"
-        os.truncate(path, pages[r.slug]["head"])
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(f'<script type="application/json" id="others">{{"runs":[{",".join(frags)}]}}</script>\n'
-                     "</body>\n</html>\n")
-
-
-def _answers_json(label: str, slug: str, answers: dict[str, tuple[Any, str]], ids: list[str]) -> str:
-    """One other run's answers aligned to ``ids`` (code " ": that run has no such sample)."""
-    got = [answers.get(sid, (None, " ")) for sid in ids]
-    return script_json({"label": label, "slug": slug, "answers": [a for a, _ in got],
-                        "codes": "".join(c for _, c in got)})
+        page = pages[r.slug]
+        got = dict(zip(page["ids"], zip(page["answers"], page["codes"], strict=True), strict=True))
+        aligned = [got.get(sid, (None, " ")) for sid in ids]
+        entries.append({"label": r.model_id + (f" · {col_of[r.slug].label}" if many_cols else "")
+                        + (f" · {r.setting} · {r.run_id}" if per_model[r.model_id] > 1 else ""),
+                        "slug": r.slug, "answers": [a for a, _ in aligned], "codes": "".join(c for _, c in aligned)})
+    name = answers_file(task_id)
+    # JSON in a script: a JavaScript expression; escaped as in a page, so it can be inlined safely too
+    _write(out / "answers" / name, "(window.SPATIALEVAL_ANSWERS = window.SPATIALEVAL_ANSWERS || {})"
+           f"[{script_json(task_id)}] = {script_json({'ids': ids, 'runs': entries})};\n")
+    return name
 
 
 def _assets_hash() -> str:
@@ -535,7 +534,7 @@ def _build(roots: Iterable[str | Path], out: Path, options: SiteOptions, publish
     checks = verification(tables)
 
     out.mkdir(parents=True, exist_ok=True)
-    for sub in ("assets", "plots", "runs"):
+    for sub in ("answers", "assets", "plots", "runs"):
         (out / sub).mkdir(exist_ok=True)
     for f in (reports_dir() / "static").iterdir():
         if f.is_file():
@@ -568,7 +567,7 @@ def _build(roots: Iterable[str | Path], out: Path, options: SiteOptions, publish
             key = _run_key(r, col_of[r.slug], options, assets)
             old = old_pages.get(r.slug)
             page = out / "runs" / f"{r.slug}.html"
-            if old and old.get("key") == key and page.exists() and page.stat().st_size >= old["head"]:
+            if old and old.get("key") == key and page.exists() and page.stat().st_size == old.get("size"):
                 pages[r.slug] = old
             else:
                 page_args.append((r, _col_ctx(col_of[r.slug]), run_base, str(out), options.show_restricted_images,
@@ -609,33 +608,36 @@ def _build(roots: Iterable[str | Path], out: Path, options: SiteOptions, publish
                 any_excluded=any(t.spec.rank_exclude for t in tables)))
         _export(out, lb)
 
-    # A task's pages get the other runs' answers as soon as all of them are written.
+    # A task's answers file is written as soon as all of its pages are.
     by_task: dict[str, list[RunEntry]] = defaultdict(list)
     for r in runs:
         by_task[r.task_id].append(r)
-    waiting = defaultdict(int)
+    by_task_of = {r.slug: r.task_id for r in runs}
+    waiting: dict[str, int] = defaultdict(int)
     for a in page_args:
         waiting[a[0].task_id] += 1
+    answer_files: set[str] = set()
 
     def on_page(entry: dict[str, Any]) -> None:
         pages[entry["slug"]] = entry
         task = by_task_of[entry["slug"]]
         waiting[task] -= 1
         if waiting[task] == 0:
-            _finish_task(out, by_task[task], pages, col_of)
-
-    by_task_of = {r.slug: r.task_id for r in runs}
+            answer_files.add(_write_answers(out, task, by_task[task], pages, col_of))
 
     def meanwhile() -> None:
         summary_pages()
         if options.samples:  # tasks whose pages were all kept from the last build
             for task, task_runs in by_task.items():
                 if not waiting[task]:
-                    _finish_task(out, task_runs, pages, col_of)
+                    answer_files.add(_write_answers(out, task, task_runs, pages, col_of))
 
     _run_all(workers, [(p, str(out / "plots")) for p in todo], page_args, on_page, meanwhile)
     for stale in (out / "runs").glob("*.html"):
         if stale.stem not in pages:
+            stale.unlink()
+    for stale in (out / "answers").glob("*.js"):
+        if stale.name not in answer_files:
             stale.unlink()
     _write_manifest(manifest_path, {"plots": {p.name: _plot_hash(p) for p in plots}, "runs": pages})
     n_pages = len(pages) + 1 + len(lb.columns) + (1 if spec is not None else 0)

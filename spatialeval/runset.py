@@ -108,7 +108,7 @@ class RunEntry:
     @cached_property
     def slug(self) -> str:
         """A file-name-safe id for this run's page: its directory's model / task / run-id names."""
-        return "__".join(_safe(p.name) for p in (self.path.parent.parent, self.path.parent, self.path))
+        return "__".join(safe_name(p.name) for p in (self.path.parent.parent, self.path.parent, self.path))
 
     @property
     def setting(self) -> str:
@@ -137,7 +137,8 @@ class RunEntry:
         return bool(self.task_info.get("redistributable"))
 
 
-def _safe(text: str) -> str:
+def safe_name(text: str) -> str:
+    """``text`` as a file name: letters, digits and ._- kept, anything else as _."""
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in text) or "_"
 
 

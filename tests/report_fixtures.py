@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from scripted import ScriptedRunner
@@ -125,3 +126,26 @@ def fake_run(root: Path, model: str, task: str, *, version: str = "1", protocol:
     (d / "results.json").write_text(json.dumps(results))
     (d / "samples.jsonl").write_text("")
     return d
+
+
+def answers_of(page: Path) -> dict:
+    """The task answers file a run page loads, as data: {"ids": [...], "runs": [...]}."""
+    name = re.search(r'<script src="\.\./answers/([^"]+)"></script>', page.read_text()).group(1)
+    text = (page.parent.parent / "answers" / name).read_text()
+    m = re.fullmatch(r'\(window\.SPATIALEVAL_ANSWERS = window\.SPATIALEVAL_ANSWERS \|\| \{\}\)\[("[^"]*")\] = (.*);\n',
+                     text, re.S)
+    assert m, text[:200]
+    return {"task": json.loads(m.group(1)), **json.loads(m.group(2))}
+
+
+def others_of(page: Path) -> list[dict]:
+    """The other runs' answers as the page's script sees them: its own run left out, aligned to its ids."""
+    page_data = re.search(r'<script type="application/json" id="data">(.*?)</script>', page.read_text(), re.S)
+    data = json.loads(page_data.group(1))
+    shared = answers_of(page)
+    assert shared["task"] == data["task"]
+    pos = {sid: j for j, sid in enumerate(shared["ids"])}
+    at = [pos.get(r["id"], -1) for r in data["rows"]]
+    return [{"label": o["label"], "answers": [o["answers"][j] if j >= 0 else None for j in at],
+             "codes": "".join(o["codes"][j] if j >= 0 else " " for j in at)}
+            for o in shared["runs"] if o["slug"] != data["slug"]]

@@ -15,7 +15,16 @@ import shutil
 from pathlib import Path
 
 import pytest
-from report_fixtures import XSS_IMG, XSS_SCRIPT, fake_run, pipeline_runs
+from report_fixtures import (
+    XSS_IMG,
+    XSS_SCRIPT,
+    answers_a,
+    answers_b,
+    evaluate_scripted,
+    fake_run,
+    others_of,
+    pipeline_runs,
+)
 
 from spatialeval.compare import compare, render_html
 from spatialeval.report import SiteOptions, build_site
@@ -167,7 +176,7 @@ def test_scene_graph_boxes_are_drawn_on_the_image(browser, site):
 def test_sample_filters(browser, site):
     html = run_page(site, "a").read_text()
     rows = json.loads(re.search(r'id="data">(.*?)</script>', html, re.S).group(1))["rows"]
-    others = json.loads(re.search(r'id="others">(.*?)</script>', html, re.S).group(1))["runs"]
+    others = others_of(run_page(site, "a"))
     p = Page(browser, run_page(site, "a"))
     page = p.page
 
@@ -187,6 +196,40 @@ def test_sample_filters(browser, site):
     assert shown() == [r["id"] for r, ans in zip(rows, b, strict=True) if r["answer"] != ans]
     assert len(shown()) == 8
     assert "model-b: answered" in page.inner_text("article.sample >> nth=0")
+    assert p.errors == []
+    p.close()
+
+
+def test_other_runs_are_aligned_by_sample_id_when_their_samples_differ(browser, tmp_path):
+    """Run A has samples 0-5; run B only 2-5 (its first two dropped from samples.jsonl). On A's page,
+    B says "not in that run" for 0-1 and shows its answers for 2-5 (aligned by id, not position);
+    B's page lists its 4 samples, each with A's answer."""
+    root, out = tmp_path / "runs", tmp_path / "site"
+    evaluate_scripted(answers_a(), "model-a", root, limit=6)
+    run_b = evaluate_scripted(answers_b(), "model-b", root, limit=6)
+    recs = [json.loads(line) for line in (run_b / "samples.jsonl").read_text().splitlines() if line.strip()]
+    kept = [r for r in recs if r["index"] >= 2]
+    (run_b / "samples.jsonl").write_text("".join(json.dumps({**r, "write": "w", "write_n": len(kept)}) + "\n"
+                                                 for r in kept))
+    build_site([root], out, SiteOptions(jobs=1, paper=None))
+    page_a = next((out / "runs").glob("model-a__*.html"))
+    (b,) = others_of(page_a)
+    assert b["codes"][:2] == "  " and " " not in b["codes"][2:]
+    p = Page(browser, page_a)
+    texts = p.page.eval_on_selector_all("article.sample p.other", "els => els.map(e => e.textContent)")
+    assert len(texts) == 6 and all(t.startswith("B · model-b") for t in texts)  # B: the first other run
+    assert all("not in that run" in t for t in texts[:2]) and all("not in that run" not in t for t in texts[2:])
+    # model B is wrong on samples 4 and 5 (answers_b), right on 2 and 3
+    assert ["✗ wrong" in t for t in texts[2:]] == [False, False, True, True]
+    assert p.errors == []
+    p.close()
+    p = Page(browser, next((out / "runs").glob("model-b__*.html")))
+    ids = p.page.eval_on_selector_all("article.sample", "els => els.map(e => e.id.slice(2))")
+    assert ids == [f"synth-0-{i:06d}" for i in range(2, 6)]
+    texts = p.page.eval_on_selector_all("article.sample p.other", "els => els.map(e => e.textContent)")
+    assert len(texts) == 4 and all(t.startswith("B · model-a: ") for t in texts)
+    # model A on samples 2-5 (answers_a): a refusal, a wrong answer, then right twice
+    assert "no answer" in texts[0] and "✗ wrong" in texts[1] and all("✓ correct" in t for t in texts[2:])
     assert p.errors == []
     p.close()
 

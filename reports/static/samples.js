@@ -1,5 +1,6 @@
 // spatialeval sample browser. Everything shown comes from the JSON embedded in the page
-// (#data: this run's samples; #others: other runs' answers on the same task, for disagreements).
+// (#data: this run's samples) and in the task's answers file (../answers/<task>.js: every run's
+// answers on the same task, for disagreements).
 // Model output is untrusted: it only ever reaches the page through textContent and attribute
 // values; no string is parsed as HTML.
 "use strict";
@@ -140,10 +141,24 @@
     return c;
   }
 
+  // The task's other runs, from its answers file (answers/<task>.js, shared by the task's pages):
+  // this run left out, the rest aligned to this run's samples by id (" ": not in that run).
+  function otherRuns(data, rows) {
+    const all = (window.SPATIALEVAL_ANSWERS || {})[data.task];
+    if (!all) return { runs: [] };
+    const pos = new Map(all.ids.map((id, j) => [id, j]));
+    const at = rows.map((r) => (pos.has(r.id) ? pos.get(r.id) : -1));
+    return { runs: all.runs.filter((o) => o.slug !== data.slug).map((o) => ({
+      label: o.label, slug: o.slug,
+      answers: at.map((j) => (j < 0 ? null : o.answers[j])),
+      codes: at.map((j) => (j < 0 ? " " : o.codes[j])).join(""),
+    })) };
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     const data = readJSON("data", { rows: [] });
-    const others = readJSON("others", { runs: [] });
     const rows = data.rows || [];
+    const others = otherRuns(data, rows);
     const $ = (id) => document.getElementById(id);
     const ctl = { wrong: $("f-wrong"), fail: $("f-fail"), error: $("f-error"), cat: $("f-cat"), text: $("f-text"),
                   a: $("f-a"), b: $("f-b"), disagree: $("f-disagree") };
