@@ -34,6 +34,7 @@ _THINK_TAG = re.compile(r"</?think>", re.I)
 _THINK_CLOSE = re.compile(r"</think>", re.I)
 _REASONING_BLOCK = re.compile(r"<(observe|scene)>.*?</\1>", re.I | re.S)
 _REASONING_OPEN = re.compile(r"<(?:think|observe|scene)>", re.I)
+_ANY_REASONING_TAG = re.compile(r"</?(?:think|observe|scene)>", re.I)
 _ANSWER_OPEN = re.compile(r"<answer>", re.I)
 _ANSWER_CLOSE = re.compile(r"</answer>", re.I)
 
@@ -85,7 +86,7 @@ def split_thinking(text: str) -> tuple[str | None, str]:
 
 
 def _split(text: str) -> tuple[str | None, str, bool]:
-    if "<" not in text:  # every tag below starts with "<": most direct answers stop here
+    if "<" not in text or not _ANY_REASONING_TAG.search(text):  # no reasoning tag: nothing to split
         return None, text.strip(), False
     closes = list(_THINK_CLOSE.finditer(text))
     pieces: list[str] = []

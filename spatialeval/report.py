@@ -329,7 +329,7 @@ def _run_key(run: RunEntry, col: Column, options: SiteOptions, assets: str) -> s
             files.append([name, st.st_size, st.st_mtime_ns])
         except FileNotFoundError:
             files.append([name, None, None])
-    return hashlib.sha256(json.dumps([str(run.path.resolve()), files, col.id, col.label,
+    return hashlib.sha256(json.dumps([str(run.real), files, col.id, col.label,
                                       options.show_restricted_images, options.paper, assets]).encode()).hexdigest()
 
 
@@ -519,14 +519,14 @@ def build_site(roots: Iterable[str | Path], out_dir: str | Path, options: SiteOp
 def _build(roots: Iterable[str | Path], out: Path, options: SiteOptions, published: Published | None,
            workers: _Workers, t0: float) -> BuildResult:
     out_resolved = out.resolve()
-    runs = [r for r in load_runs(list(roots)) if not _inside(r.path, out_resolved)]
+    runs = [r for r in load_runs(list(roots)) if not _inside(r.real, out_resolved)]
     if not runs:
         raise UserError(f"no run directory outside {out} to report on")
     seen: dict[str, int] = defaultdict(int)
     for r in runs:  # the same model/task/run-id under two roots (a copied run) still gets its own page
         seen[r.slug] += 1
         if seen[r.slug] > 1:
-            r.__dict__["slug"] = f"{r.slug}__{hashlib.sha256(str(r.path.resolve()).encode()).hexdigest()[:8]}"
+            r.__dict__["slug"] = f"{r.slug}__{hashlib.sha256(str(r.real).encode()).hexdigest()[:8]}"
     published = published if published is not None else load_published()
     spec = load_spec(options.paper) if options.paper else None
     lb = build_leaderboard(runs, published, spec)
@@ -662,9 +662,9 @@ def _col_ctx(col: Column) -> dict[str, Any]:
 
 
 def _inside(path: Path, folder: Path) -> bool:
-    """Whether ``path`` lies under ``folder`` (already resolved)."""
+    """Whether ``path`` lies under ``folder`` (both already resolved)."""
     try:
-        path.resolve().relative_to(folder)
+        path.relative_to(folder)
         return True
     except ValueError:
         return False

@@ -7,7 +7,6 @@ are incomplete, and which configuration fields separate one leaderboard column f
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .store import RESULTS, RUN_JSON, STATS
+from .store import RESULTS, RUN_JSON, STATS, loads_line
 
 
 @dataclass(eq=False)  # a run is itself: compared and hashed by identity
@@ -106,6 +105,11 @@ class RunEntry:
         return (self.task_id, self.task_version, self.protocol)
 
     @cached_property
+    def real(self) -> Path:
+        """The run directory's resolved path (symlinks and ``..`` resolved), computed once."""
+        return self.path.resolve()
+
+    @cached_property
     def slug(self) -> str:
         """A file-name-safe id for this run's page: its directory's model / task / run-id names."""
         return "__".join(safe_name(p.name) for p in (self.path.parent.parent, self.path.parent, self.path))
@@ -173,10 +177,10 @@ def _task_info(file: str | None, task_id: str, licence: str | None) -> dict[str,
 
 def _read_json(p: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
+        return loads_line(p.read_bytes())
     except FileNotFoundError:
         return None
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # unreadable, not JSON, not UTF-8
         raise UserError(f"{p}: unreadable ({exc})") from None
 
 
@@ -218,7 +222,9 @@ def load_runs(roots: Iterable[str | Path], *, require: bool = True) -> list[RunE
         key = d.resolve()
         if key not in seen:
             seen.add(key)
-            runs.append(load_run(d))
+            run = load_run(d)
+            run.__dict__["real"] = key  # the cached property, already known
+            runs.append(run)
     if require and not runs:
         raise UserError(f"no run directory (no {RUN_JSON}) under {', '.join(map(str, roots))}")
     return runs
