@@ -12,9 +12,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import UserError
+from .tasks import safe_load_yaml
 
 PUBLISHED_FIELDS = ("table", "group", "row", "model", "column", "value", "mark", "arxiv", "source")
 
@@ -114,5 +113,5 @@ def load_published(folder: Path | None = None) -> Published:
     for p in sorted(folder.glob("*.csv")):
         values.extend(load_published_file(p))
     models_file = folder / "models.yaml"
-    models = yaml.safe_load(models_file.read_text(encoding="utf-8")) if models_file.exists() else {}
+    models = safe_load_yaml(models_file.read_text(encoding="utf-8")) if models_file.exists() else {}
     return Published(values=tuple(values), models=dict(models or {}))

@@ -19,6 +19,7 @@ import yaml
 from .errors import UserError
 from .published import Published, PublishedValue, load_published, reports_dir
 from .runset import RunEntry, best_run, version_key
+from .tasks import safe_load_yaml
 
 BANDS = ((2.5, "≤ 2.5"), (5.0, "≤ 5"), (math.inf, "> 5"))
 MEASURED_GROUP = "Measured (spatialeval)"
@@ -88,7 +89,7 @@ def load_spec(paper: str) -> PaperSpec:
             known = sorted(q.stem for q in reports_dir().glob("*.yaml"))
             raise UserError(f"unknown paper '{paper}' (known: {', '.join(known) or 'none'}; or a spec file path)")
     try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+        raw = safe_load_yaml(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise UserError(f"{p}: malformed YAML ({exc})") from None
     if not isinstance(raw, dict):
