@@ -198,6 +198,17 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
+def reference_loop() -> float:
+    """CPU seconds of a fixed pure-Python loop: how fast this machine is right now. A shared VM's
+    speed drifts (on the 2-CPU build machine this took 3.0 s at best and 4.7 s at worst in one
+    morning), so timings are only comparable next to this figure, or as ratios within one run."""
+    t = time.process_time()
+    x = 0
+    for i in range(10_000_000):
+        x += i ^ (i >> 3)
+    return time.process_time() - t
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", type=int, default=50)
@@ -207,6 +218,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=0, help="build_site jobs (0 = one per CPU, at most 8)")
     args = ap.parse_args()
     load_before = os.getloadavg()[0]
+    speed_before = reference_loop()
     with tempfile.TemporaryDirectory(prefix="report-bench-") as tmp:
         tmp_path = Path(tmp)
         t0 = time.perf_counter()
@@ -241,7 +253,9 @@ def main() -> None:
     print(f"## Report build: {args.models} models x {args.tasks} tasks = {n_runs} runs, "
           f"{args.samples} samples each\n")
     print(f"Command: `{' '.join([Path(sys.executable).name, *sys.argv])}`  ")
-    print(f"Machine: {machine()}; 1-minute load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after  ")
+    print(f"Machine: {machine()}; 1-minute load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after; "
+          f"reference loop (`reference_loop()`, lower is faster) {speed_before:.2f} s before, {reference_loop():.2f} s "
+          "after  ")
     print(f"Fixture generation (not timed below): {made:.1f} s; site size {size / 1e6:.1f} MB\n")
     print("| build | wall, median (s) | CPU, median (s) | wall / CPU of each repeat (s) |")
     print("|---|---|---|---|")
