@@ -398,9 +398,14 @@ class _Workers:
             self.early = self.pool.submit(_early_figures)  # the pool forks its workers at its first task
 
     def send_figures(self, figures: list[tuple[Plot, str]]) -> Any:
-        """Hand the early figure job its figures; returns its future."""
+        """Hand the early figure job its figures; returns its future.
+
+        From a thread: the figures' data can exceed a pipe's buffer, and the worker may still be
+        importing matplotlib, so a plain ``put`` would hold up the main process until it reads."""
+        import threading
+
         early, self.early = self.early, None
-        self._figures_in.put(figures)
+        threading.Thread(target=self._figures_in.put, args=(figures,), daemon=True).start()
         return early
 
     def close(self) -> None:
@@ -438,10 +443,11 @@ def _run_all(workers: _Workers, plots: list[tuple[Plot, str]], pages: list[tuple
              meanwhile) -> None:
     """Draw the figures and write the run pages, in worker processes when there is enough work.
 
-    Figures are slow and few, so each is its own task and they are queued first; pages are many
-    and quick, so they go in chunks. Both kinds share the pool, so no worker idles. The main
-    process runs ``meanwhile`` (the summary pages) while the workers work, then hands each
-    written page to ``on_page`` as it arrives, in order.
+    Figures are slow and few: they are queued first, in chunks of ``_figure_chunk`` (the first
+    chunk to the early figure job, if there is one); pages are many and quick, so they go in
+    chunks of about a sixteenth of a worker's share. Both kinds share the pool, so no worker idles.
+    The main process runs ``meanwhile`` (the summary pages) while the workers work, then hands
+    each written page to ``on_page`` as it arrives, in order.
     """
     if workers.jobs <= 1 or (workers.pool is None and len(plots) + len(pages) < 4):
         for p in plots:
@@ -453,7 +459,7 @@ def _run_all(workers: _Workers, plots: list[tuple[Plot, str]], pages: list[tuple
     pool = workers.start(plots=bool(plots), pages=bool(pages))
     chunk = _figure_chunk(len(plots), len(pages), workers)
     early = workers.send_figures(plots[:chunk]) if workers.early is not None else None
-    drawn = pool.map(_draw_job, plots[chunk:] if early else plots, chunksize=chunk)
+    drawn = pool.map(_draw_job, plots if early is None else plots[chunk:], chunksize=chunk)
     written = pool.map(_run_page, pages, chunksize=max(1, len(pages) // (workers.jobs * 8)))
     meanwhile()
     for entry in written:

@@ -183,6 +183,19 @@ def test_report_cli(cli, site, tmp_path):
     assert code == 2 and "no such directory" in out
 
 
+def test_a_first_build_that_fails_early_ends_its_workers(tmp_path):
+    """A first build forks its workers (one waiting for figures) before reading the runs; when there
+    is nothing to report it must still end them and exit 2 with one line, not hang."""
+    import subprocess
+    import sys
+
+    (tmp_path / "empty").mkdir()
+    proc = subprocess.run([sys.executable, "-m", "spatialeval.cli", "report", str(tmp_path / "empty"), "-o",
+                           str(tmp_path / "s"), "-j", "2"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().startswith("error:") and len(proc.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize("text,boxes", [
     ('<scene>{"objects": [{"id": "cup.1", "bbox": [1, 2, 30, 40]}]}</scene>', [("cup.1", [1, 2, 30, 40])]),
     ('<scene>{"objects": [{"id": "a.1", "bbox": [1, 2, 3, 4]}, {"id": "b.1", "bbox": [5, 6,</scene>',
