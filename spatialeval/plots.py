@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 MEASURED = "#3b6ea8"
-_PCT_TICKS = [0, 20, 40, 60, 80, 100]
 BASELINE = "#8c8c8c"
 PUBLISHED = "#c2611f"
 GROUPED = "#b23a48"
+_PCT_TICKS = [0, 20, 40, 60, 80, 100]  # the x ticks of the percentage axes
 
 
 @dataclass(frozen=True)

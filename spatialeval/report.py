@@ -374,7 +374,7 @@ class _Workers:
         self.fork = "fork" in mp.get_all_start_methods()
         self.ctx = mp.get_context("fork") if self.fork else None
         self.pool: ProcessPoolExecutor | None = None
-        self.warm = False  # the workers inherited matplotlib
+        self.warm = False  # every worker has matplotlib ready
         self.early: Any = None  # the early figure job (a future), until it is sent its figures
         self._figures_in: Any = None
 
@@ -386,7 +386,7 @@ class _Workers:
                 environment().get_template("run.html.j2")
             self.pool = ProcessPoolExecutor(max_workers=self.jobs, mp_context=self.ctx, initializer=_init_worker,
                                             initargs=(plots and not self.fork, pages and not self.fork))
-            self.warm = self.fork and plots
+            self.warm = plots  # matplotlib inherited (fork) or readied by the initializer (spawn)
         return self.pool
 
     def start_early(self) -> None:
@@ -631,11 +631,13 @@ def _build(roots: Iterable[str | Path], out: Path, options: SiteOptions, publish
         if waiting[task] == 0:
             answer_files.add(_write_answers(out, task, by_task[task], pages, col_of))
 
+    remade = {a[0].task_id for a in page_args}
+
     def meanwhile() -> None:
         summary_pages()
         if options.samples:  # tasks whose pages were all kept from the last build
             for task, task_runs in by_task.items():
-                if not waiting[task]:
+                if task not in remade:
                     answer_files.add(_write_answers(out, task, task_runs, pages, col_of))
 
     _run_all(workers, [(p, str(out / "plots")) for p in todo], page_args, on_page, meanwhile)
