@@ -1,7 +1,7 @@
 """``spatialeval report``: a static, self-contained HTML site over a folder of runs.
 
-Pages (all plain files, readable from ``file://``; data is embedded in the pages, nothing is
-fetched):
+Pages (all plain files, readable from ``file://``; data is embedded in the pages or loaded by
+``<script src>``, nothing is fetched):
 
 - ``index.html``: the leaderboard (models x benchmarks), its health overview and exports;
 - ``bench-<column>.html``: one task version + protocol: every run with all its metrics side by
@@ -9,11 +9,12 @@ fetched):
 - ``runs/<run>.html``: one run's metrics, health, provenance (everything in ``run.json``) and
   its sample browser;
 - ``paper.html`` (+ ``tables.md``, ``tables.tex``): the paper's tables, published and measured;
-- ``plots/*.png|svg``, ``img/`` (sample images by hash), ``assets/`` (CSS, JS).
+- ``plots/*.png|svg``, ``img/`` (sample images by hash), ``answers/`` (every run's answers per
+  task, for the sample browsers' disagreement filter), ``assets/`` (CSS, JS).
 
-Templates autoescape everything; JSON goes into ``<script type="application/json">`` through
-``htmlsafe_json_dumps`` (``<``, ``>``, ``&`` and ``'`` escaped), so no model output can close the
-element or become markup.
+Templates autoescape everything; JSON goes into ``<script type="application/json">`` elements and
+the answers files through ``script_json`` (jinja's ``tojson`` escaping: ``<``, ``>``, ``&`` and
+``'`` as ``\\u`` escapes), so no model output can close the element or become markup.
 """
 
 from __future__ import annotations
