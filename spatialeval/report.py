@@ -43,6 +43,7 @@ from .plots import Plot, draw, warm_up
 from .published import Published, load_published, reports_dir
 from .runset import RunEntry, load_runs, safe_name
 from .sampleview import ImageStore, answer_code, run_rows
+from .store import write_bytes_atomic
 from .tables import (
     VERIFY_HEADERS,
     PaperSpec,
@@ -656,13 +657,11 @@ def _build(roots: Iterable[str | Path], out: Path, options: SiteOptions, publish
 
 def _write_manifest(path: Path, doc: dict[str, Any]) -> None:
     """The build manifest, written atomically (orjson: it lists every sample id of every run)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         blob = orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
     except TypeError:  # what orjson refuses (a lone surrogate in an answer): the standard library
         blob = json.dumps(doc, indent=2, sort_keys=True).encode()
-    tmp.write_bytes(blob)
-    os.replace(tmp, path)
+    write_bytes_atomic(path, blob)
 
 
 def _col_ctx(col: Column) -> dict[str, Any]:

@@ -52,17 +52,18 @@ class HFRunner:
 
     # -- device and dtype, resolved on first use: importing torch costs seconds, and a rerun of a
     # finished run or a run served from the cache never needs it ---------------------------------
-    @property
-    def device(self) -> str:
+    def _device_dtype(self) -> tuple[str, Any]:
         if self._resolved is None:
             self._resolved = auto_device_dtype(*self._requested)
-        return self._resolved[0]
+        return self._resolved
+
+    @property
+    def device(self) -> str:
+        return self._device_dtype()[0]
 
     @property
     def dtype(self):
-        if self._resolved is None:
-            self._resolved = auto_device_dtype(*self._requested)
-        return self._resolved[1]
+        return self._device_dtype()[1]
 
     # -- identity -----------------------------------------------------------------------------
     def fingerprint(self) -> dict[str, Any]:
